@@ -1,0 +1,1 @@
+"""The accrual job: set-based SQL per account chunk, wrapped in a thin Dagster graph."""

@@ -1,0 +1,1 @@
+"""Batch framework shared by both jobs: job configuration, executions, account results, chunks."""

@@ -1,0 +1,30 @@
+"""The `interest-pipeline` command line."""
+
+import logging
+import warnings
+
+import click
+
+from interest_pipeline.cli.data import generate, load
+from interest_pipeline.cli.db import db
+from interest_pipeline.cli.jobs import register_job_commands
+
+# platformdirs warns on every start on machines without XDG_RUNTIME_DIR (pgserver's lock path).
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log SQL timings and Dagster events.")
+def main(verbose: bool) -> None:
+    """Accrue and post interest for deposit accounts, exactly, on Dagster and PostgreSQL.
+
+    The database is INTEREST_DATABASE_URL, or an embedded PostgreSQL under
+    INTEREST_PIPELINE_HOME (default: .interest-pipeline/ in the project) when it is unset.
+    """
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+
+
+main.add_command(db)
+main.add_command(generate)
+main.add_command(load)
+register_job_commands(main)

@@ -1,0 +1,41 @@
+"""Alembic, driven from code so that the CLI and the tests use the very same migrations."""
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine
+from sqlalchemy.engine import URL
+
+from interest_pipeline.settings import REPO_ROOT, database_url, sqlalchemy_url
+
+MIGRATIONS_DIR = REPO_ROOT / "migrations"
+VERSION_TABLE = "interest_pipeline_alembic_version"
+
+
+def alembic_config(url: str | URL | None = None) -> Config:
+    target = sqlalchemy_url(url) if url is not None else database_url()
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # ConfigParser interpolation would choke on the %2F of a socket path.
+    config.set_main_option("sqlalchemy.url", target.render_as_string(hide_password=False).replace("%", "%%"))
+    config.set_main_option("version_table", VERSION_TABLE)
+    return config
+
+
+def upgrade(url: str | URL | None = None, revision: str = "head") -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str | URL | None = None, revision: str = "base") -> None:
+    command.downgrade(alembic_config(url), revision)
+
+
+def current_revision(url: str | URL | None = None) -> str | None:
+    target = sqlalchemy_url(url) if url is not None else database_url()
+    engine = create_engine(target)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+            return context.get_current_revision()
+    finally:
+        engine.dispose()

@@ -1,0 +1,387 @@
+"""The schema, as typed SQLAlchemy models.
+
+Section 1 tables are inputs owned by core banking in a real bank (shipped here so the
+pipeline runs standalone); section 4 tables are the pipeline's outputs and execution
+records. Column names are a contract with importers and downstream readers.
+The migrations in `migrations/` create exactly this (a test compares the two).
+"""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    CHAR,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# One named type per kind of number, so a money column can't quietly be declared otherwise.
+Money = Numeric(19, 4, asdecimal=True)
+"""Balances and posted amounts (gross, tax, net, journal lines)."""
+Carry = Numeric(28, 10, asdecimal=True)
+"""Accrued amounts and sub-unit carries: 10 decimals, as the spec rounds accruals."""
+Rate = Numeric(9, 6, asdecimal=True)
+"""Percent a year: 3.5 means 3.5 %."""
+CurrencyCode = CHAR(3)
+
+ACCOUNT_TYPES = ("SAVINGS", "FIXED_DEPOSIT", "RECURRING_DEPOSIT")
+DAY_COUNTS = ("ACT/365F", "ACT/360", "30/360", "ACT/ACT")
+POSTING_FREQUENCIES = ("MONTHLY", "QUARTERLY", "SEMI_ANNUAL", "ANNUAL", "AT_MATURITY")
+TIER_MODES = ("WHOLE", "BANDED")
+ACCOUNT_STATUSES = ("ACTIVE", "DORMANT", "CLOSED")
+ACCRUAL_STATUSES = ("ACCRUED", "CAPITALIZED")
+JOB_TYPES = ("daily_interest_accrual", "interest_posting")
+EXECUTION_TRIGGERS = ("SCHEDULE", "SENSOR", "BACKFILL", "MANUAL")
+EXECUTION_STATUSES = ("RUNNING", "SUCCESS", "PARTIAL", "FAILED", "CANCELLED")
+RESULT_STATUSES = ("SUCCESS", "SKIPPED", "FAILED")
+
+
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def timestamp_now() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+# --- Section 1: inputs -------------------------------------------------------------------
+
+
+class Currency(Base):
+    __tablename__ = "currencies"
+    __table_args__ = (
+        CheckConstraint("minor_units BETWEEN 0 AND 4", name="minor_units"),
+        CheckConstraint("code ~ '^[A-Z]{3}$'", name="iso_code"),
+    )
+
+    code: Mapped[str] = mapped_column(CurrencyCode, primary_key=True)
+    minor_units: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+
+
+class InterestProduct(Base):
+    __tablename__ = "interest_products"
+    __table_args__ = (
+        CheckConstraint(one_of("account_type", ACCOUNT_TYPES), name="account_type"),
+        CheckConstraint(one_of("day_count", DAY_COUNTS), name="day_count"),
+        CheckConstraint(one_of("posting_frequency", POSTING_FREQUENCIES), name="posting_frequency"),
+        CheckConstraint(one_of("tier_mode", TIER_MODES), name="tier_mode"),
+        CheckConstraint("min_balance_for_interest >= 0", name="min_balance_non_negative"),
+        CheckConstraint("withholding_tax_rate BETWEEN 0 AND 100", name="tax_rate_percent"),
+    )
+
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    account_type: Mapped[str] = mapped_column(Text, nullable=False)
+    day_count: Mapped[str] = mapped_column(Text, nullable=False)
+    posting_frequency: Mapped[str] = mapped_column(Text, nullable=False)
+    tier_mode: Mapped[str] = mapped_column(Text, nullable=False)
+    min_balance_for_interest: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    withholding_tax_rate: Mapped[Decimal] = mapped_column(Rate, nullable=False, server_default=text("0"))
+
+
+class InterestRateTier(Base):
+    """A product's rate schedule: the rows sharing the greatest effective_from <= D."""
+
+    __tablename__ = "interest_rate_tiers"
+    __table_args__ = (
+        CheckConstraint("min_balance >= 0", name="min_balance_non_negative"),
+        CheckConstraint("annual_rate >= 0", name="annual_rate_non_negative"),
+    )
+
+    product_code: Mapped[str] = mapped_column(
+        Text, ForeignKey("interest_products.code", ondelete="CASCADE"), primary_key=True
+    )
+    effective_from: Mapped[date] = mapped_column(Date, primary_key=True)
+    min_balance: Mapped[Decimal] = mapped_column(Money, primary_key=True)
+    annual_rate: Mapped[Decimal] = mapped_column(Rate, nullable=False)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    __table_args__ = (
+        CheckConstraint(one_of("status", ACCOUNT_STATUSES), name="status"),
+        CheckConstraint("status <> 'CLOSED' OR closed_on IS NOT NULL", name="closed_needs_closed_on"),
+        CheckConstraint("closed_on IS NULL OR closed_on >= opened_on", name="closed_after_opened"),
+        CheckConstraint("maturity_date IS NULL OR maturity_date > opened_on", name="matures_after_opened"),
+        CheckConstraint("rate_override IS NULL OR rate_override >= 0", name="rate_override_non_negative"),
+        Index(None, "product_code"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    account_number: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    product_code: Mapped[str] = mapped_column(Text, ForeignKey("interest_products.code"), nullable=False)
+    currency: Mapped[str] = mapped_column(CurrencyCode, ForeignKey("currencies.code"), nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False)
+    opened_on: Mapped[date] = mapped_column(Date, nullable=False)
+    closed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    maturity_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    rate_override: Mapped[Decimal | None] = mapped_column(Rate, nullable=True)
+
+
+class AccountBalance(Base):
+    """Sparse end-of-day snapshots: D's balance is the latest row dated <= D."""
+
+    __tablename__ = "account_balances"
+
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    balance_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    closing_balance: Mapped[Decimal] = mapped_column(Money, nullable=False)
+
+
+# --- Section 4: outputs ------------------------------------------------------------------
+
+
+class InterestPosting(Base):
+    __tablename__ = "interest_postings"
+    __table_args__ = (
+        CheckConstraint("gross >= 0 AND tax >= 0 AND net >= 0", name="amounts_non_negative"),
+        CheckConstraint("gross = net + tax", name="gross_is_net_plus_tax"),
+        CheckConstraint("gross = accrued + carry_in - carry_out", name="carry_reconciles"),
+        CheckConstraint("abs(carry_in) <= 0.5 AND abs(carry_out) <= 0.5", name="carry_below_one_unit"),
+        CheckConstraint("is_final OR written_off = 0", name="write_off_only_when_final"),
+        Index(None, "account_id", "posting_date"),
+        Index(None, "posting_date"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id"), nullable=False)
+    posting_date: Mapped[date] = mapped_column(Date, nullable=False)
+    idempotency_key: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    currency: Mapped[str] = mapped_column(CurrencyCode, ForeignKey("currencies.code"), nullable=False)
+    carry_in: Mapped[Decimal] = mapped_column(Carry, nullable=False)
+    accrued: Mapped[Decimal] = mapped_column(Carry, nullable=False)
+    gross: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    carry_out: Mapped[Decimal] = mapped_column(Carry, nullable=False)
+    tax: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    net: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    withholding_tax_rate: Mapped[Decimal] = mapped_column(Rate, nullable=False)
+    is_final: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    # On a final posting the remainder is not carried anywhere: it is written off, and said so.
+    written_off: Mapped[Decimal] = mapped_column(Carry, nullable=False, server_default=text("0"))
+    accrual_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    first_accrual_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    last_accrual_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    execution_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = timestamp_now()
+
+
+class InterestAccrual(Base):
+    """One row per (account, business date), ever: the interest of the night D -> D+1."""
+
+    __tablename__ = "interest_accruals"
+    __table_args__ = (
+        CheckConstraint(one_of("status", ACCRUAL_STATUSES), name="status"),
+        CheckConstraint(
+            "(status = 'CAPITALIZED') = (posting_id IS NOT NULL AND capitalization_date IS NOT NULL)",
+            name="capitalized_has_posting",
+        ),
+        CheckConstraint("amount >= 0", name="amount_non_negative"),
+        CheckConstraint("balance > 0", name="balance_positive"),
+        Index(None, "accrual_date"),
+        Index(None, "posting_id"),
+    )
+
+    account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id"), primary_key=True)
+    accrual_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    balance: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    amount: Mapped[Decimal] = mapped_column(Carry, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'ACCRUED'"))
+    capitalization_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    posting_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("interest_postings.id"), nullable=True
+    )
+    execution_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = timestamp_now()
+    updated_at: Mapped[datetime] = timestamp_now()
+
+
+class LedgerEntry(Base):
+    """Journal lines; a journal (one journal_key) balances, which a trigger enforces."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        UniqueConstraint("journal_key", "line_no"),
+        CheckConstraint("line_no > 0", name="line_no_positive"),
+        CheckConstraint("debit >= 0 AND credit >= 0", name="amounts_non_negative"),
+        CheckConstraint("(debit > 0) <> (credit > 0)", name="one_side"),
+        Index(None, "value_date"),
+        Index(None, "account_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    journal_key: Mapped[str] = mapped_column(Text, nullable=False)
+    line_no: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    gl_account: Mapped[str] = mapped_column(Text, nullable=False)
+    account_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("accounts.id"), nullable=True)
+    debit: Mapped[Decimal] = mapped_column(Money, nullable=False, server_default=text("0"))
+    credit: Mapped[Decimal] = mapped_column(Money, nullable=False, server_default=text("0"))
+    currency: Mapped[str] = mapped_column(CurrencyCode, ForeignKey("currencies.code"), nullable=False)
+    value_date: Mapped[date] = mapped_column(Date, nullable=False)
+    created_at: Mapped[datetime] = timestamp_now()
+
+
+# --- Execution tables (the original design's batch module) --------------------------------
+
+
+class InterestBatchConfig(Base):
+    """Defaults for one job type; a run's config is merged over its row."""
+
+    __tablename__ = "interest_batch_config"
+    __table_args__ = (
+        CheckConstraint(one_of("job_type", JOB_TYPES), name="job_type"),
+        CheckConstraint("batch_size > 0", name="batch_size_positive"),
+        CheckConstraint("parallel_threads > 0", name="parallel_threads_positive"),
+        CheckConstraint("max_retries >= 0", name="max_retries_non_negative"),
+        CheckConstraint("retry_interval_seconds >= 0", name="retry_interval_non_negative"),
+        CheckConstraint("timeout_seconds > 0", name="timeout_positive"),
+        CheckConstraint(
+            "cardinality(account_types) > 0 AND account_types <@ "
+            "ARRAY['SAVINGS', 'FIXED_DEPOSIT', 'RECURRING_DEPOSIT']::text[]",
+            name="account_types",
+        ),
+        CheckConstraint("jsonb_typeof(custom_parameters) = 'object'", name="custom_parameters_object"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    job_type: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    batch_size: Mapped[int] = mapped_column(Integer, nullable=False)
+    parallel_threads: Mapped[int] = mapped_column(Integer, nullable=False)
+    max_retries: Mapped[int] = mapped_column(Integer, nullable=False)
+    retry_interval_seconds: Mapped[int] = mapped_column(Integer, nullable=False)
+    timeout_seconds: Mapped[int] = mapped_column(Integer, nullable=False)
+    account_types: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
+    custom_parameters: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    cron_expression: Mapped[str] = mapped_column(Text, nullable=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = timestamp_now()
+    updated_at: Mapped[datetime] = timestamp_now()
+
+
+class InterestBatchExecution(Base):
+    """One row per Dagster run; the run id is the key."""
+
+    __tablename__ = "interest_batch_execution"
+    __table_args__ = (
+        CheckConstraint(one_of("job_type", JOB_TYPES), name="job_type"),
+        CheckConstraint(one_of("trigger", EXECUTION_TRIGGERS), name="trigger"),
+        CheckConstraint(one_of("status", EXECUTION_STATUSES), name="status"),
+        CheckConstraint("(status = 'RUNNING') = (completed_at IS NULL)", name="completed_when_not_running"),
+        CheckConstraint(
+            "accounts_processed = accounts_succeeded + accounts_skipped + accounts_failed",
+            name="counts_add_up",
+        ),
+        Index(None, "job_type", "business_date", "status"),
+        Index(None, "started_at"),
+    )
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    job_type: Mapped[str] = mapped_column(Text, nullable=False)
+    business_date: Mapped[date] = mapped_column(Date, nullable=False)
+    trigger: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False)
+    parameters: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    # The run's scope, kept as columns so completeness checks can ask "did a finished run cover this account?"
+    account_ids: Mapped[list[int] | None] = mapped_column(ARRAY(BigInteger), nullable=True)
+    account_types: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
+    include_dormant: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    total_chunks: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    chunks_completed: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    accounts_processed: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    accounts_succeeded: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    accounts_skipped: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    accounts_failed: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    total_amount: Mapped[Decimal] = mapped_column(Carry, nullable=False, server_default=text("0"))
+    totals_by_currency: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    started_at: Mapped[datetime] = timestamp_now()
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class InterestBatchAccountResult(Base):
+    """One row per account an execution processed: success, skip with reason, or failure."""
+
+    __tablename__ = "interest_batch_account_result"
+    __table_args__ = (
+        ForeignKeyConstraint(["execution_id"], ["interest_batch_execution.id"], ondelete="CASCADE"),
+        UniqueConstraint("execution_id", "account_id"),
+        CheckConstraint(one_of("job_type", JOB_TYPES), name="job_type"),
+        CheckConstraint(one_of("status", RESULT_STATUSES), name="status"),
+        CheckConstraint("status = 'SUCCESS' OR reason IS NOT NULL", name="reason_when_not_success"),
+        Index(None, "account_id", "job_type", "business_date"),
+        Index(None, "job_type", "business_date", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    execution_id: Mapped[str] = mapped_column(Text, nullable=False)
+    job_type: Mapped[str] = mapped_column(Text, nullable=False)
+    business_date: Mapped[date] = mapped_column(Date, nullable=False)
+    account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id"), nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False)
+    # Accrual: the amount accrued; posting: the gross posted.
+    amount: Mapped[Decimal | None] = mapped_column(Carry, nullable=True)
+    # Set when a re-run recomputed an ACCRUED row to a different amount: the difference is reported.
+    previous_amount: Mapped[Decimal | None] = mapped_column(Carry, nullable=True)
+    currency: Mapped[str | None] = mapped_column(CurrencyCode, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    processing_time_ms: Mapped[Decimal | None] = mapped_column(Numeric(12, 3), nullable=True)
+    created_at: Mapped[datetime] = timestamp_now()
+
+
+class InterestBatchAccountStatus(Base):
+    """The latest state of each account per job type (never moved back by a backfill)."""
+
+    __tablename__ = "interest_batch_account_status"
+    __table_args__ = (
+        CheckConstraint(one_of("job_type", JOB_TYPES), name="job_type"),
+        CheckConstraint(one_of("last_status", RESULT_STATUSES), name="last_status"),
+        CheckConstraint("consecutive_failures >= 0", name="consecutive_failures_non_negative"),
+        Index(None, "job_type", "last_status"),
+    )
+
+    account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id"), primary_key=True)
+    job_type: Mapped[str] = mapped_column(Text, primary_key=True)
+    last_business_date: Mapped[date] = mapped_column(Date, nullable=False)
+    last_status: Mapped[str] = mapped_column(Text, nullable=False)
+    last_execution_id: Mapped[str] = mapped_column(Text, nullable=False)
+    last_success_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = timestamp_now()

@@ -1,0 +1,8 @@
+"""The single Dagster entry point: every job, schedule, sensor and resource of the project."""
+
+import dagster as dg
+
+from interest_pipeline.accrual.definitions import accrual_definitions
+from interest_pipeline.posting.definitions import posting_definitions
+
+defs = dg.Definitions.merge(accrual_definitions(), posting_definitions())
