@@ -1,0 +1,35 @@
+"""When an account is due for posting (spec §3)."""
+
+import calendar as _stdlib_calendar
+from datetime import date
+
+from interest_pipeline.domain.enums import PostingFrequency
+
+_PERIOD_END_MONTHS: dict[PostingFrequency, frozenset[int]] = {
+    PostingFrequency.MONTHLY: frozenset(range(1, 13)),
+    PostingFrequency.QUARTERLY: frozenset({3, 6, 9, 12}),
+    PostingFrequency.SEMI_ANNUAL: frozenset({6, 12}),
+    PostingFrequency.ANNUAL: frozenset({12}),
+}
+
+
+def is_month_end(p: date) -> bool:
+    return p.day == _stdlib_calendar.monthrange(p.year, p.month)[1]
+
+
+def is_period_end(frequency: PostingFrequency, p: date, maturity_date: date | None) -> bool:
+    if frequency is PostingFrequency.AT_MATURITY:
+        return p == maturity_date
+    return p.month in _PERIOD_END_MONTHS[frequency] and is_month_end(p)
+
+
+def is_final_posting(p: date, *, maturity_date: date | None, closed_on: date | None) -> bool:
+    return p in (maturity_date, closed_on)
+
+
+def posting_due(
+    frequency: PostingFrequency, p: date, *, maturity_date: date | None, closed_on: date | None
+) -> bool:
+    return is_period_end(frequency, p, maturity_date) or is_final_posting(
+        p, maturity_date=maturity_date, closed_on=closed_on
+    )

@@ -1,0 +1,380 @@
+"""Each constraint of the schema rejects the bad row it exists for, and accepts the good one."""
+
+import psycopg
+import pytest
+from psycopg import errors
+
+PRODUCT = (
+    "INSERT INTO interest_products (code, account_type, day_count, posting_frequency, tier_mode,"
+    " min_balance_for_interest, withholding_tax_rate) VALUES ('SAV', 'SAVINGS', 'ACT/365F', 'MONTHLY', 'WHOLE', NULL, 15)"
+)
+TIER = "INSERT INTO interest_rate_tiers VALUES ('SAV', '2025-01-01', 0, 3.5)"
+ACCOUNT = (
+    "INSERT INTO accounts (id, account_number, product_code, currency, status, opened_on)"
+    " VALUES (1, 'ACC1', 'SAV', 'USD', 'ACTIVE', '2025-01-01')"
+)
+BALANCE = "INSERT INTO account_balances VALUES (1, '2025-01-01', 100.0000)"
+POSTING = (
+    "INSERT INTO interest_postings (id, account_id, posting_date, idempotency_key, currency, carry_in, accrued,"
+    " gross, carry_out, tax, net, withholding_tax_rate, accrual_count)"
+    " VALUES (1, 1, '2025-01-31', 'INT-CAP-1-2025-01', 'USD', 0, 8.4931506837, 8.49, 0.0031506837, 1.27, 7.22, 15, 31)"
+)
+EXECUTION = (
+    "INSERT INTO interest_batch_execution (id, job_type, business_date, trigger, status, account_types)"
+    " VALUES ('run-1', 'daily_interest_accrual', '2025-01-01', 'MANUAL', 'RUNNING', ARRAY['SAVINGS'])"
+)
+
+
+def posting(**overrides: str) -> str:
+    values = {
+        "id": "2",
+        "account_id": "1",
+        "posting_date": "'2025-02-28'",
+        "idempotency_key": "'INT-CAP-1-2025-02'",
+        "currency": "'USD'",
+        "carry_in": "0",
+        "accrued": "1.004",
+        "gross": "1.00",
+        "carry_out": "0.004",
+        "tax": "0.15",
+        "net": "0.85",
+        "withholding_tax_rate": "15",
+        "accrual_count": "28",
+        "is_final": "false",
+        "written_off": "0",
+    }
+    values.update(overrides)
+    return f"INSERT INTO interest_postings ({', '.join(values)}) VALUES ({', '.join(values.values())})"
+
+
+def ledger(lines: list[tuple[int, str, str, str]], key: str = "K1") -> str:
+    rows = ", ".join(
+        f"('{key}', {no}, '{gl}', NULL, {debit}, {credit}, 'USD', '2025-01-31')"
+        for no, gl, debit, credit in lines
+    )
+    return (
+        "INSERT INTO ledger_entries (journal_key, line_no, gl_account, account_id, debit, credit, currency,"
+        f" value_date) VALUES {rows}"
+    )
+
+
+# (case, statement, the constraint or error class expected)
+BAD_ROWS: list[tuple[str, str, str]] = [
+    ("currency code not ISO", "INSERT INTO currencies VALUES ('usd', 2)", "ck_currencies_iso_code"),
+    ("currency minor units", "INSERT INTO currencies VALUES ('XAU', 9)", "ck_currencies_minor_units"),
+    (
+        "product account type",
+        PRODUCT.replace("'SAVINGS'", "'CHECKING'").replace("'SAV'", "'X'"),
+        "ck_interest_products_account_type",
+    ),
+    (
+        "product day count",
+        PRODUCT.replace("'ACT/365F'", "'ACT/364'").replace("'SAV'", "'X'"),
+        "ck_interest_products_day_count",
+    ),
+    (
+        "product frequency",
+        PRODUCT.replace("'MONTHLY'", "'WEEKLY'").replace("'SAV'", "'X'"),
+        "ck_interest_products_posting_frequency",
+    ),
+    (
+        "product tier mode",
+        PRODUCT.replace("'WHOLE'", "'STEPPED'").replace("'SAV'", "'X'"),
+        "ck_interest_products_tier_mode",
+    ),
+    (
+        "product negative threshold",
+        PRODUCT.replace("NULL", "-1").replace("'SAV'", "'X'"),
+        "ck_interest_products_min_balance_non_negative",
+    ),
+    (
+        "product tax over 100",
+        PRODUCT.replace(", 15)", ", 101)").replace("'SAV'", "'X'"),
+        "ck_interest_products_tax_rate_percent",
+    ),
+    (
+        "tier negative rate",
+        "INSERT INTO interest_rate_tiers VALUES ('SAV', '2025-02-01', 0, -0.5)",
+        "ck_interest_rate_tiers_annual_rate_non_negative",
+    ),
+    (
+        "tier negative min balance",
+        "INSERT INTO interest_rate_tiers VALUES ('SAV', '2025-01-01', -5, 1)",
+        "ck_interest_rate_tiers_min_balance_non_negative",
+    ),
+    (
+        "tier of unknown product",
+        "INSERT INTO interest_rate_tiers VALUES ('NOPE', '2025-01-01', 0, 1)",
+        "fk_interest_rate_tiers_product_code_interest_products",
+    ),
+    ("tier duplicate key", TIER, "pk_interest_rate_tiers"),
+    (
+        "account status",
+        ACCOUNT.replace("'ACTIVE'", "'FROZEN'").replace("(1, 'ACC1'", "(2, 'ACC2'"),
+        "ck_accounts_status",
+    ),
+    (
+        "closed without closed_on",
+        ACCOUNT.replace("'ACTIVE'", "'CLOSED'").replace("(1, 'ACC1'", "(2, 'ACC2'"),
+        "ck_accounts_closed_needs_closed_on",
+    ),
+    (
+        "closed before opened",
+        "INSERT INTO accounts (id, account_number, product_code, currency, status, opened_on, closed_on)"
+        " VALUES (2, 'ACC2', 'SAV', 'USD', 'CLOSED', '2025-01-10', '2025-01-09')",
+        "ck_accounts_closed_after_opened",
+    ),
+    (
+        "matures on opening",
+        "INSERT INTO accounts (id, account_number, product_code, currency, status, opened_on, maturity_date)"
+        " VALUES (2, 'ACC2', 'SAV', 'USD', 'ACTIVE', '2025-01-10', '2025-01-10')",
+        "ck_accounts_matures_after_opened",
+    ),
+    (
+        "negative rate override",
+        "INSERT INTO accounts (id, account_number, product_code, currency, status, opened_on, rate_override)"
+        " VALUES (2, 'ACC2', 'SAV', 'USD', 'ACTIVE', '2025-01-10', -1)",
+        "ck_accounts_rate_override_non_negative",
+    ),
+    ("duplicate account number", ACCOUNT.replace("(1, 'ACC1'", "(2, 'ACC1'"), "uq_accounts_account_number"),
+    (
+        "account of unknown currency",
+        ACCOUNT.replace("'USD'", "'XXX'").replace("(1, 'ACC1'", "(2, 'ACC2'"),
+        "fk_accounts_currency_currencies",
+    ),
+    (
+        "account of unknown product",
+        ACCOUNT.replace("'SAV'", "'NOPE'").replace("(1, 'ACC1'", "(2, 'ACC2'"),
+        "fk_accounts_product_code_interest_products",
+    ),
+    (
+        "balance of unknown account",
+        "INSERT INTO account_balances VALUES (99, '2025-01-01', 1)",
+        "fk_account_balances_account_id_accounts",
+    ),
+    ("duplicate balance snapshot", BALANCE, "pk_account_balances"),
+    (
+        "accrual status",
+        "INSERT INTO interest_accruals (account_id, accrual_date, balance, amount, status)"
+        " VALUES (1, '2025-01-01', 100, 0.01, 'PENDING')",
+        "ck_interest_accruals_status",
+    ),
+    (
+        "capitalized without posting",
+        "INSERT INTO interest_accruals (account_id, accrual_date, balance, amount, status)"
+        " VALUES (1, '2025-01-01', 100, 0.01, 'CAPITALIZED')",
+        "ck_interest_accruals_capitalized_has_posting",
+    ),
+    (
+        "accrual on non-positive balance",
+        "INSERT INTO interest_accruals (account_id, accrual_date, balance, amount) VALUES (1, '2025-01-01', 0, 0)",
+        "ck_interest_accruals_balance_positive",
+    ),
+    (
+        "duplicate accrual per day",
+        "INSERT INTO interest_accruals (account_id, accrual_date, balance, amount) VALUES (1, '2025-01-02', 100, 1),"
+        " (1, '2025-01-02', 100, 1)",
+        "pk_interest_accruals",
+    ),
+    ("posting gross is not net plus tax", posting(net="0.86"), "ck_interest_postings_gross_is_net_plus_tax"),
+    ("posting carry does not reconcile", posting(carry_out="0.005"), "ck_interest_postings_carry_reconciles"),
+    ("posting negative tax", posting(tax="-0.15", net="1.15"), "ck_interest_postings_amounts_non_negative"),
+    (
+        "posting write-off when not final",
+        posting(written_off="0.004"),
+        "ck_interest_postings_write_off_only_when_final",
+    ),
+    (
+        "posting duplicate idempotency key",
+        posting(idempotency_key="'INT-CAP-1-2025-01'"),
+        "uq_interest_postings_idempotency_key",
+    ),
+    (
+        "posting carry of a whole unit",
+        posting(carry_in="1", accrued="0.004", carry_out="0.004"),
+        "ck_interest_postings_carry_below_one_unit",
+    ),
+    ("ledger line on both sides", ledger([(1, "INTEREST_EXPENSE", "1", "1")]), "ck_ledger_entries_one_side"),
+    ("ledger line on no side", ledger([(1, "INTEREST_EXPENSE", "0", "0")]), "ck_ledger_entries_one_side"),
+    (
+        "ledger negative amount",
+        ledger([(1, "X", "-1", "0"), (2, "Y", "0", "-1")]),
+        "ck_ledger_entries_amounts_non_negative",
+    ),
+    (
+        "ledger duplicate line",
+        ledger([(1, "X", "1", "0"), (1, "Y", "0", "1")]),
+        "uq_ledger_entries_journal_key_line_no",
+    ),
+    (
+        "ledger journal does not balance",
+        ledger([(1, "INTEREST_EXPENSE", "8.49", "0"), (2, "CUSTOMER", "0", "7.22")]),
+        "does not balance",
+    ),
+    (
+        "config unknown job type",
+        "INSERT INTO interest_batch_config (job_type, batch_size, parallel_threads, max_retries, retry_interval_seconds,"
+        " timeout_seconds, account_types, cron_expression) VALUES ('statement', 1, 1, 0, 0, 1, ARRAY['SAVINGS'], '* * * * *')",
+        "ck_interest_batch_config_job_type",
+    ),
+    (
+        "config zero batch size",
+        "UPDATE interest_batch_config SET batch_size = 0",
+        "ck_interest_batch_config_batch_size_positive",
+    ),
+    (
+        "config zero threads",
+        "UPDATE interest_batch_config SET parallel_threads = 0",
+        "ck_interest_batch_config_parallel_threads_positive",
+    ),
+    (
+        "config negative retries",
+        "UPDATE interest_batch_config SET max_retries = -1",
+        "ck_interest_batch_config_max_retries_non_negative",
+    ),
+    (
+        "config unknown account type",
+        "UPDATE interest_batch_config SET account_types = ARRAY['CHECKING']",
+        "ck_interest_batch_config_account_types",
+    ),
+    (
+        "config no account type",
+        "UPDATE interest_batch_config SET account_types = ARRAY[]::text[]",
+        "ck_interest_batch_config_account_types",
+    ),
+    (
+        "config parameters not an object",
+        "UPDATE interest_batch_config SET custom_parameters = '[1]'",
+        "ck_interest_batch_config_custom_parameters_object",
+    ),
+    (
+        "config second row per job",
+        "INSERT INTO interest_batch_config (job_type, batch_size, parallel_threads,"
+        " max_retries, retry_interval_seconds, timeout_seconds, account_types, cron_expression)"
+        " VALUES ('interest_posting', 1, 1, 0, 0, 1, ARRAY['SAVINGS'], '* * * * *')",
+        "uq_interest_batch_config_job_type",
+    ),
+    (
+        "execution status",
+        EXECUTION.replace("account_types)", "account_types, completed_at)")
+        .replace("'RUNNING'", "'DONE'")
+        .replace("'run-1'", "'run-2'")
+        .replace("ARRAY['SAVINGS'])", "ARRAY['SAVINGS'], now())"),
+        "ck_interest_batch_execution_status",
+    ),
+    (
+        "execution trigger",
+        EXECUTION.replace("'MANUAL'", "'CRON'").replace("'run-1'", "'run-2'"),
+        "ck_interest_batch_execution_trigger",
+    ),
+    (
+        "execution finished without completed_at",
+        EXECUTION.replace("'RUNNING'", "'SUCCESS'").replace("'run-1'", "'run-2'"),
+        "ck_interest_batch_execution_completed_when_not_running",
+    ),
+    (
+        "execution counts do not add up",
+        "UPDATE interest_batch_execution SET accounts_processed = 5",
+        "ck_interest_batch_execution_counts_add_up",
+    ),
+    (
+        "result status",
+        "INSERT INTO interest_batch_account_result (execution_id, job_type, business_date, account_id, status, reason)"
+        " VALUES ('run-1', 'daily_interest_accrual', '2025-01-01', 1, 'OK', 'x')",
+        "ck_interest_batch_account_result_status",
+    ),
+    (
+        "skipped result without reason",
+        "INSERT INTO interest_batch_account_result (execution_id, job_type, business_date, account_id, status)"
+        " VALUES ('run-1', 'daily_interest_accrual', '2025-01-01', 1, 'SKIPPED')",
+        "ck_interest_batch_account_result_reason_when_not_success",
+    ),
+    (
+        "result of unknown execution",
+        "INSERT INTO interest_batch_account_result (execution_id, job_type, business_date, account_id, status)"
+        " VALUES ('nope', 'daily_interest_accrual', '2025-01-01', 1, 'SUCCESS')",
+        "fk_interest_batch_account_result_execution_id",
+    ),
+    (
+        "status of unknown job",
+        "INSERT INTO interest_batch_account_status (account_id, job_type, last_business_date, last_status,"
+        " last_execution_id) VALUES (1, 'other', '2025-01-01', 'SUCCESS', 'run-1')",
+        "ck_interest_batch_account_status_job_type",
+    ),
+]
+
+
+@pytest.fixture
+def book(conn: psycopg.Connection) -> psycopg.Connection:
+    """One valid product, schedule, account, snapshot, posting, execution: each bad row is one change away."""
+    for statement in (PRODUCT, TIER, ACCOUNT, BALANCE, POSTING, EXECUTION):
+        conn.execute(statement)
+    return conn
+
+
+class TestConstraints:
+    @pytest.mark.parametrize(
+        ("statement", "expected"), [(s, e) for _, s, e in BAD_ROWS], ids=[case for case, _, _ in BAD_ROWS]
+    )
+    def test_rejects_bad_row(self, book: psycopg.Connection, statement: str, expected: str) -> None:
+        with pytest.raises(psycopg.errors.IntegrityError) as caught:
+            book.execute(statement)
+        diag = caught.value.diag
+        assert expected in (diag.constraint_name or "") or expected in (diag.message_primary or "")
+
+    def test_the_fixture_rows_are_valid(self, book: psycopg.Connection) -> None:
+        assert book.execute("SELECT count(*) FROM interest_postings").fetchone() == (1,)
+
+    def test_a_balanced_journal_is_accepted(self, book: psycopg.Connection) -> None:
+        book.execute(
+            ledger(
+                [
+                    (1, "INTEREST_EXPENSE", "8.49", "0"),
+                    (2, "CUSTOMER_DEPOSITS", "0", "7.22"),
+                    (3, "WITHHOLDING_TAX_PAYABLE", "0", "1.27"),
+                ]
+            )
+        )
+        assert book.execute("SELECT sum(debit)::text, sum(credit)::text FROM ledger_entries").fetchone() == (
+            "8.4900",
+            "8.4900",
+        )
+
+
+class TestLedgerIsAppendOnly:
+    @pytest.mark.parametrize(
+        "statement",
+        ["UPDATE ledger_entries SET credit = 7.00 WHERE line_no = 2", "DELETE FROM ledger_entries"],
+    )
+    def test_rejects_changes_to_posted_lines(self, book: psycopg.Connection, statement: str) -> None:
+        book.execute(ledger([(1, "INTEREST_EXPENSE", "8.49", "0"), (2, "CUSTOMER_DEPOSITS", "0", "8.49")]))
+        with pytest.raises(errors.RestrictViolation):
+            book.execute(statement)
+        assert book.execute("SELECT count(*), sum(credit)::text FROM ledger_entries").fetchone() == (
+            2,
+            "8.4900",
+        )
+
+
+class TestZeroTier:
+    def test_schedule_without_zero_tier_is_rejected_at_commit(self, conn: psycopg.Connection) -> None:
+        conn.execute(PRODUCT)
+        with pytest.raises(errors.CheckViolation, match="no tier at min_balance 0"):
+            conn.execute("INSERT INTO interest_rate_tiers VALUES ('SAV', '2025-01-01', 1000, 3.5)")
+        assert conn.execute("SELECT count(*) FROM interest_rate_tiers").fetchone() == (0,)
+
+    def test_tiers_may_arrive_in_any_order_within_a_transaction(self, conn: psycopg.Connection) -> None:
+        conn.execute(PRODUCT)
+        with conn.transaction():
+            conn.execute("INSERT INTO interest_rate_tiers VALUES ('SAV', '2025-01-01', 1000, 3.5)")
+            conn.execute("INSERT INTO interest_rate_tiers VALUES ('SAV', '2025-01-01', 0, 1.5)")
+        assert conn.execute("SELECT count(*) FROM interest_rate_tiers").fetchone() == (2,)
+
+    def test_deleting_the_zero_tier_of_a_schedule_is_rejected(self, conn: psycopg.Connection) -> None:
+        conn.execute(PRODUCT)
+        conn.execute(
+            "INSERT INTO interest_rate_tiers VALUES ('SAV', '2025-01-01', 0, 1.5), ('SAV', '2025-01-01', 1000, 3.5)"
+        )
+        with pytest.raises(errors.CheckViolation):
+            conn.execute("DELETE FROM interest_rate_tiers WHERE min_balance = 0")
+        assert conn.execute("SELECT count(*) FROM interest_rate_tiers").fetchone() == (2,)
