@@ -1,15 +1,86 @@
 """`generate` and `load`: synthetic data and validated CSV imports into the input tables."""
 
+import sys
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
 import click
 
-
-@click.command()
-def generate() -> None:
-    """Generate a synthetic book of accounts (not built yet)."""
-    raise click.ClickException("not implemented yet")
+from interest_pipeline.data.generate import generate_book
+from interest_pipeline.data.load import KINDS, TABLES, load_file
+from interest_pipeline.db.engine import raw_connection
 
 
 @click.command()
-def load() -> None:
-    """Load a CSV into an input table (not built yet)."""
-    raise click.ClickException("not implemented yet")
+@click.option(
+    "--accounts",
+    "account_count",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Number of accounts (ids 1..N).",
+)
+@click.option(
+    "--start",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    required=True,
+    help="First business date of the period (YYYY-MM-DD).",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=31,
+    show_default=True,
+    help="Length of the period in days; balances change on some of them.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Random seed: the same arguments always give the same rows.",
+)
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="First TRUNCATE the four input tables CASCADE, which also empties every "
+    "pipeline output that references them (accruals, postings, ledger entries, account "
+    "results). Without it, a non-empty book is refused.",
+)
+def generate(account_count: int, start: datetime, days: int, seed: int, replace: bool) -> None:
+    """Generate a synthetic book: products, rate tiers, accounts and sparse daily balances.
+
+    Writes interest_products, interest_rate_tiers, accounts and account_balances in one
+    transaction. The product catalogue is fixed; accounts and balances are drawn from SEED.
+    """
+    first_day: date = start.date()
+    progress = click.progressbar(length=2 * account_count, label="generating", file=sys.stderr)
+    with raw_connection() as conn, progress as bar:
+        summary = generate_book(
+            conn,
+            accounts=account_count,
+            start=first_day,
+            days=days,
+            seed=seed,
+            replace=replace,
+            progress=bar.update,
+        )
+    click.echo(f"generated a book for {first_day} .. {first_day + timedelta(days=days - 1)}:")
+    for table, rows in summary.rows().items():
+        click.echo(f"  {table:<22} {rows:>10,} rows")
+
+
+@click.command()
+@click.argument("kind", type=click.Choice(KINDS))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def load(kind: str, file: Path) -> None:
+    """Load FILE (CSV with a header row of the spec's column names) into KIND's table.
+
+    KIND is products, tiers, accounts or balances. Every row is validated first (types, decimals'
+    scale and precision, enums, required values, the schema's rules, references, duplicate keys);
+    a file with any error is not loaded at all, and the errors name the line and column.
+    Optional columns may be left out of the header or left empty (NULL).
+    """
+    with raw_connection() as conn:
+        count = load_file(conn, kind, file)
+    click.echo(f"loaded {count:,} row{'' if count == 1 else 's'} into {TABLES[kind].table} from {file}")
