@@ -8,6 +8,7 @@ import click
 from interest_pipeline.cli.data import generate, load
 from interest_pipeline.cli.db import db
 from interest_pipeline.cli.jobs import register_job_commands
+from interest_pipeline.cli.summary import summary
 from interest_pipeline.cli.ui import ui
 
 # platformdirs warns on every start on machines without XDG_RUNTIME_DIR (pgserver's lock path).
@@ -28,5 +29,6 @@ def main(verbose: bool) -> None:
 main.add_command(db)
 main.add_command(generate)
 main.add_command(load)
+main.add_command(summary)
 main.add_command(ui)
 register_job_commands(main)

@@ -1,7 +1,107 @@
-"""`accrue`, `post`, `run`: launch the pipeline's Dagster jobs on the configured instance."""
+"""`accrue` (and, from the posting job's module, `post` and `run`): launch the pipeline's Dagster jobs
+on the configured instance."""
+
+import logging
+from datetime import date
+from typing import Any
 
 import click
+import dagster as dg
+
+from interest_pipeline.batch.executions import read_execution
+from interest_pipeline.db.engine import raw_connection
+from interest_pipeline.launch import LaunchedRun, business_dates, launch_partition_runs
+
+
+def _dates(day: date | None, start: date | None, end: date | None) -> list[date]:
+    if day is not None and (start is not None or end is not None):
+        raise click.UsageError("give either --date or --from/--to, not both")
+    if day is not None:
+        return [day]
+    if start is None or end is None:
+        raise click.UsageError("give --date D, or --from D1 --to D2")
+    if end < start:
+        raise click.UsageError(f"--to {end} is before --from {start}")
+    return list(business_dates(start, end))
+
+
+def _summary(outcome: LaunchedRun) -> str:
+    with raw_connection() as conn:
+        row = read_execution(conn, outcome.run_id)
+    head = f"{outcome.partition_key} run {outcome.run_id} {outcome.status}"
+    if row is None:
+        return f"{head}: no execution recorded"
+    totals = ", ".join(f"{c} {a}" for c, a in sorted(row.totals_by_currency.items())) or "none"
+    return (
+        f"{head}: execution {row.status}, {row.accounts_processed} accounts "
+        f"({row.accounts_succeeded} accrued, {row.accounts_skipped} skipped, {row.accounts_failed} failed), "
+        f"totals {totals}"
+    )
+
+
+def _plan_config(
+    account_ids: tuple[int, ...], include_dormant: bool | None, batch_size: int | None
+) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    if account_ids:
+        config["account_ids"] = list(account_ids)
+    if include_dormant is not None:
+        config["include_dormant_accounts"] = include_dormant
+    if batch_size is not None:
+        config["batch_size"] = batch_size
+    return config
+
+
+def _console_logger() -> dict[str, Any]:
+    """Dagster's console logger at the CLI's level (-v: INFO), so the summary lines stand out."""
+    level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
+    return {"console": {"config": {"log_level": level}}}
+
+
+@click.command()
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Business date D to accrue.")
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First business date of a range.")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last business date of a range.")
+@click.option("--account-id", "account_ids", type=int, multiple=True, help="Only this account (repeatable).")
+@click.option(
+    "--include-dormant/--exclude-dormant",
+    default=None,
+    help="Accrue DORMANT accounts too (default: the job's configuration).",
+)
+@click.option(
+    "--batch-size", type=int, default=None, help="Accounts per chunk (default: the job's configuration)."
+)
+def accrue(
+    day: Any,
+    start: Any,
+    end: Any,
+    account_ids: tuple[int, ...],
+    include_dormant: bool | None,
+    batch_size: int | None,
+) -> None:
+    """Run the daily accrual for D, or for every date from --from to --to in order, as Dagster runs."""
+    # Imported here so `interest-pipeline --help` and the db commands don't load the job graph.
+    from interest_pipeline.accrual.job import reconstructable_accrual_job
+
+    dates = _dates(day and day.date(), start and start.date(), end and end.date())
+    config = _plan_config(account_ids, include_dormant, batch_size)
+    run_config: dict[str, Any] = {"loggers": _console_logger()}
+    if config:
+        run_config["ops"] = {"plan_accrual": {"config": config}}
+    launched = launch_partition_runs(
+        dg.reconstructable(reconstructable_accrual_job),
+        [d.isoformat() for d in dates],
+        run_config=run_config,
+        on_finished=lambda outcome: click.echo(_summary(outcome)),
+    )
+    failed = [o for o in launched if not o.success]
+    if failed:
+        first = failed[0]
+        raise click.ClickException(
+            f"run {first.run_id} for {first.partition_key} {first.status}: {first.error or 'see the run'}; "
+            f"{len(dates) - len(launched)} later date(s) not run"
+        )
 
 
 def register_job_commands(group: click.Group) -> None:
-    """Job commands are added here as the jobs are built."""
+    group.add_command(accrue)

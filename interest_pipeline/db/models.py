@@ -207,7 +207,8 @@ class InterestAccrual(Base):
         ),
         CheckConstraint("amount >= 0", name="amount_non_negative"),
         CheckConstraint("balance > 0", name="balance_positive"),
-        Index(None, "accrual_date"),
+        # A chunk reads date D's rows of accounts lo..hi as one range scan (migration 0003).
+        Index(None, "accrual_date", "account_id"),
         Index(None, "posting_id"),
     )
 

@@ -1,0 +1,62 @@
+"""The accrual job's ops: thin wrappers over batch.lifecycle and accrual.sql."""
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from interest_pipeline.accrual import sql
+from interest_pipeline.batch.chunks import ChunkTask
+from interest_pipeline.batch.config import BatchRunConfig
+from interest_pipeline.batch.executions import ChunkTotals
+from interest_pipeline.batch.lifecycle import finish_batch, run_chunk, start_batch
+from interest_pipeline.batch.orchestration import business_date, execution_metadata, run_state_lookup
+from interest_pipeline.batch.trigger import trigger_from_tags
+from interest_pipeline.resources.database import DatabaseResource
+
+
+@dg.op(out=dg.DynamicOut(ChunkTask))
+def plan_accrual(
+    context: dg.OpExecutionContext, config: BatchRunConfig, database: DatabaseResource
+) -> Iterator[dg.DynamicOutput[ChunkTask]]:
+    """Record the execution (RUNNING) and hand out the account chunks, failed-first when configured."""
+    tasks = start_batch(
+        database,
+        job_type=sql.JOB_TYPE,
+        run_id=context.run_id,
+        business_date=business_date(context),
+        trigger=trigger_from_tags(context.run.tags),
+        run_config=config,
+        run_state=run_state_lookup(context.instance),
+    )
+    context.log.info(f"{len(tasks)} chunk(s) of at most {tasks[0].config.batch_size} accounts")
+    for task in tasks:
+        yield dg.DynamicOutput(task, mapping_key=task.chunk.mapping_key)
+
+
+@dg.op
+def accrue_chunk(context: dg.OpExecutionContext, task: ChunkTask, database: DatabaseResource) -> ChunkTotals:
+    """Accrue one chunk in one transaction with one set-based statement."""
+    totals = run_chunk(database, task, sql.accrue_chunk)
+    context.add_output_metadata(
+        {
+            "accounts_processed": totals.processed,
+            "accounts_failed": totals.failed,
+            "amount_changed": totals.changed,
+            "rows_removed": totals.removed,
+            "amounts": dg.MetadataValue.json({c: str(a) for c, a in sorted(totals.amounts.items())}),
+        }
+    )
+    return totals
+
+
+@dg.op
+def close_accrual(
+    context: dg.OpExecutionContext, totals: list[ChunkTotals], database: DatabaseResource
+) -> dg.Output[str]:
+    """Close the execution: SUCCESS, or PARTIAL when some accounts failed; totals per currency."""
+    row = finish_batch(database, context.run_id)
+    context.log.info(
+        f"{row.business_date} {row.status}: {row.accounts_processed} accounts, "
+        f"{row.accounts_failed} failed, totals {dict(row.totals_by_currency)}"
+    )
+    return dg.Output(row.status, metadata=execution_metadata(row))

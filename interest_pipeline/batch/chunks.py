@@ -1,0 +1,95 @@
+"""Account chunks: contiguous account id ranges of `batch_size` accounts, one transaction each."""
+
+from dataclasses import dataclass
+from datetime import date
+
+import psycopg
+
+from interest_pipeline.batch.config import EffectiveConfig
+
+# Open ends of the first and last chunk, so accounts created between planning and running are
+# still inside some chunk.
+MIN_ID = -(2**63)
+MAX_ID = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Accounts with first_id <= id <= last_id (both inclusive)."""
+
+    index: int
+    first_id: int
+    last_id: int
+    accounts: int
+    has_failed_accounts: bool = False
+
+    @property
+    def mapping_key(self) -> str:
+        return f"chunk_{self.index:05d}"
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """Everything a mapped step needs to process its chunk; small and picklable."""
+
+    execution_id: str
+    business_date: date
+    config: EffectiveConfig
+    chunk: Chunk
+    position: int
+
+
+def plan_chunks(conn: psycopg.Connection, config: EffectiveConfig) -> list[Chunk]:
+    """Chunks over the run's accounts by id, failed-last-time chunks first when configured.
+
+    Always at least one chunk, so the graph's collecting step runs (and closes the
+    execution) even when the book is empty.
+    """
+    rows = conn.execute(
+        """
+        SELECT n, min(id), count(*)
+          FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1) / %(batch_size)s AS n
+                  FROM accounts
+                 WHERE %(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s::bigint[])) numbered
+         GROUP BY n ORDER BY n
+        """,
+        {"batch_size": config.batch_size, "ids": list(config.account_ids) if config.account_ids else None},
+    ).fetchall()
+    if not rows:
+        return [Chunk(index=0, first_id=MIN_ID, last_id=MAX_ID, accounts=0)]
+    starts = [int(r[1]) for r in rows]
+    chunks = [
+        Chunk(
+            index=i,
+            first_id=MIN_ID if i == 0 else starts[i],
+            last_id=starts[i + 1] - 1 if i + 1 < len(starts) else MAX_ID,
+            accounts=int(rows[i][2]),
+        )
+        for i in range(len(rows))
+    ]
+    if not config.process_failed_first:
+        return chunks
+    failed = _chunks_with_failed_accounts(conn, config, starts[1:])
+    marked = [Chunk(c.index, c.first_id, c.last_id, c.accounts, c.index in failed) for c in chunks]
+    # Stable: failed chunks first, each group still in id order.
+    return sorted(marked, key=lambda c: not c.has_failed_accounts)
+
+
+def _chunks_with_failed_accounts(
+    conn: psycopg.Connection, config: EffectiveConfig, boundaries: list[int]
+) -> set[int]:
+    # width_bucket over the chunks' lower bounds (past the first) gives each account's chunk index.
+    rows = conn.execute(
+        """
+        SELECT DISTINCT width_bucket(account_id, %(bounds)s::bigint[])
+          FROM interest_batch_account_status
+         WHERE job_type = %(job_type)s AND last_status = 'FAILED'
+           AND (%(ids)s::bigint[] IS NULL OR account_id = ANY(%(ids)s::bigint[]))
+        """,
+        {
+            "bounds": boundaries,
+            "job_type": config.job_type,
+            "ids": list(config.account_ids) if config.account_ids else None,
+        },
+    ).fetchall()
+    return {int(r[0]) for r in rows}

@@ -1,0 +1,161 @@
+"""A batch job's configuration: its `interest_batch_config` row with the run's config merged over it.
+
+Validation happens here, before anything is written, so a run with bad input leaves no trace
+in the execution tables and fails with a message naming every problem at once.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+import psycopg
+
+ACCOUNT_TYPES = ("SAVINGS", "FIXED_DEPOSIT", "RECURRING_DEPOSIT")
+# A chunk is one transaction; beyond this a single chunk's locks and WAL get unwieldy.
+MAX_BATCH_SIZE = 1_000_000
+MAX_ACCOUNT_IDS = 100_000
+
+
+class BatchConfigError(ValueError):
+    """The job's configuration (row or run config) is unusable; nothing has been written."""
+
+
+class BatchRunConfig(dg.Config):
+    """Per-run overrides; every field left unset falls back to the job's interest_batch_config row."""
+
+    account_ids: list[int] | None = None
+    include_dormant_accounts: bool | None = None
+    process_failed_accounts_first: bool | None = None
+    batch_size: int | None = None
+    account_types: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class JobConfigRow:
+    """One `interest_batch_config` row."""
+
+    job_type: str
+    batch_size: int
+    parallel_threads: int
+    max_retries: int
+    retry_interval_seconds: int
+    timeout_seconds: int
+    account_types: tuple[str, ...]
+    custom_parameters: Mapping[str, Any]
+    cron_expression: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class EffectiveConfig:
+    """What a run actually does: the row's defaults with the run's overrides applied."""
+
+    job_type: str
+    batch_size: int
+    parallel_threads: int
+    max_retries: int
+    retry_interval_seconds: int
+    timeout_seconds: int
+    account_types: tuple[str, ...]
+    include_dormant: bool
+    process_failed_first: bool
+    account_ids: tuple[int, ...] | None
+
+    def parameters(self) -> dict[str, Any]:
+        """The execution row's `parameters` (JSON): everything the run was told, after merging."""
+        return {
+            "batch_size": self.batch_size,
+            "parallel_threads": self.parallel_threads,
+            "max_retries": self.max_retries,
+            "retry_interval_seconds": self.retry_interval_seconds,
+            "timeout_seconds": self.timeout_seconds,
+            "account_types": list(self.account_types),
+            "include_dormant_accounts": self.include_dormant,
+            "process_failed_accounts_first": self.process_failed_first,
+            "account_ids": list(self.account_ids) if self.account_ids is not None else None,
+        }
+
+
+def load_job_config(conn: psycopg.Connection, job_type: str) -> JobConfigRow:
+    row = conn.execute(
+        "SELECT job_type, batch_size, parallel_threads, max_retries, retry_interval_seconds,"
+        " timeout_seconds, account_types, custom_parameters, cron_expression, enabled"
+        " FROM interest_batch_config WHERE job_type = %s",
+        (job_type,),
+    ).fetchone()
+    if row is None:
+        raise BatchConfigError(f"no interest_batch_config row for job type {job_type!r}")
+    return JobConfigRow(
+        job_type=row[0],
+        batch_size=row[1],
+        parallel_threads=row[2],
+        max_retries=row[3],
+        retry_interval_seconds=row[4],
+        timeout_seconds=row[5],
+        account_types=tuple(row[6]),
+        custom_parameters=row[7] or {},
+        cron_expression=row[8],
+        enabled=row[9],
+    )
+
+
+def _flag(name: str, run_value: bool | None, row: JobConfigRow, errors: list[str]) -> bool:
+    if run_value is not None:
+        return run_value
+    stored = row.custom_parameters.get(name, False)
+    if not isinstance(stored, bool):
+        errors.append(f"interest_batch_config.custom_parameters.{name} must be true or false, got {stored!r}")
+        return False
+    return stored
+
+
+def _account_types(requested: Sequence[str] | None, row: JobConfigRow, errors: list[str]) -> tuple[str, ...]:
+    types = tuple(requested) if requested is not None else row.account_types
+    unknown = sorted({t for t in types if t not in ACCOUNT_TYPES})
+    if unknown:
+        allowed = ", ".join(ACCOUNT_TYPES)
+        errors.append(f"account_types: unknown {', '.join(map(repr, unknown))} (allowed: {allowed})")
+    if not types:
+        errors.append("account_types must name at least one account type")
+    # Canonical order, so two runs with the same scope record the same array.
+    return tuple(t for t in ACCOUNT_TYPES if t in types)
+
+
+def _account_ids(requested: Sequence[int] | None, errors: list[str]) -> tuple[int, ...] | None:
+    if requested is None:
+        return None
+    if not requested:
+        errors.append("account_ids must not be empty (leave it unset to process every account)")
+    if len(requested) > MAX_ACCOUNT_IDS:
+        errors.append(f"account_ids: at most {MAX_ACCOUNT_IDS} ids, got {len(requested)}")
+    bad = sorted({i for i in requested if i <= 0})
+    if bad:
+        errors.append(f"account_ids must be positive, got {', '.join(map(str, bad[:10]))}")
+    return tuple(sorted(set(requested)))
+
+
+def merge_config(row: JobConfigRow, run: BatchRunConfig) -> EffectiveConfig:
+    """The run's config over the job's row; BatchConfigError listing every problem found."""
+    errors: list[str] = []
+    batch_size = run.batch_size if run.batch_size is not None else row.batch_size
+    if not 0 < batch_size <= MAX_BATCH_SIZE:
+        errors.append(f"batch_size must be between 1 and {MAX_BATCH_SIZE}, got {batch_size}")
+    account_types = _account_types(run.account_types, row, errors)
+    account_ids = _account_ids(run.account_ids, errors)
+    include_dormant = _flag("include_dormant_accounts", run.include_dormant_accounts, row, errors)
+    failed_first = _flag("process_failed_accounts_first", run.process_failed_accounts_first, row, errors)
+    if errors:
+        raise BatchConfigError(f"invalid configuration for {row.job_type}: " + "; ".join(errors))
+    return EffectiveConfig(
+        job_type=row.job_type,
+        batch_size=batch_size,
+        parallel_threads=row.parallel_threads,
+        max_retries=row.max_retries,
+        retry_interval_seconds=row.retry_interval_seconds,
+        timeout_seconds=row.timeout_seconds,
+        account_types=account_types,
+        include_dormant=include_dormant,
+        process_failed_first=failed_first,
+        account_ids=account_ids,
+    )

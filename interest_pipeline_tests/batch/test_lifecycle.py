@@ -1,0 +1,125 @@
+"""Executions that outlive their runs, the chunk slots, and the sensors that close failed/canceled runs."""
+
+import threading
+import time
+from datetime import date
+
+import dagster as dg
+import psycopg
+import pytest
+
+from interest_pipeline.accrual import ops as accrual_ops
+from interest_pipeline.accrual.definitions import accrual_definitions
+from interest_pipeline.batch.lifecycle import acquire_slot, close_stale_executions
+from interest_pipeline.resources.database import DatabaseResource
+from interest_pipeline_tests.accrual.book import Book, accrue
+
+
+def _running(conn: psycopg.Connection, execution_id: str, started: str = "now()") -> None:
+    conn.execute(
+        "INSERT INTO interest_batch_execution (id, job_type, business_date, trigger, status, account_types,"
+        f" started_at) VALUES (%s, 'daily_interest_accrual', '2025-03-01', 'MANUAL', 'RUNNING', '{{SAVINGS}}', {started})",
+        (execution_id,),
+    )
+
+
+def _status(conn: psycopg.Connection, execution_id: str) -> tuple[str, str | None]:
+    return conn.execute(
+        "SELECT status, error_message FROM interest_batch_execution WHERE id = %s", (execution_id,)
+    ).fetchone()  # type: ignore[return-value]
+
+
+class TestCloseStaleExecutions:
+    def test_ended_runs_are_closed_with_their_state(self, conn: psycopg.Connection) -> None:
+        for execution_id in ("failed", "canceled", "running", "unknown-recent", "unknown-old", "me"):
+            _running(
+                conn, execution_id, "now() - interval '2 hours'" if execution_id == "unknown-old" else "now()"
+            )
+        states = {"failed": "FAILED", "canceled": "CANCELLED", "running": "RUNNING", "me": "RUNNING"}
+
+        closed = close_stale_executions(
+            conn, "daily_interest_accrual", states.get, exclude="me", timeout_seconds=3600
+        )
+
+        assert sorted(closed) == ["canceled", "failed", "unknown-old"]
+        assert _status(conn, "failed")[0] == "FAILED"
+        assert _status(conn, "canceled")[0] == "CANCELLED"
+        assert "timeout of 3600 s" in (_status(conn, "unknown-old")[1] or "")
+        assert [_status(conn, e)[0] for e in ("running", "unknown-recent", "me")] == ["RUNNING"] * 3
+
+    def test_next_run_closes_what_a_canceled_run_left_running(self, book: Book) -> None:
+        with dg.instance_for_test() as instance:
+            job = accrual_definitions().get_job_def("daily_interest_accrual")
+            ghost = instance.create_run_for_job(job, tags={"dagster/partition": "2025-03-01"})
+            instance.report_run_canceled(ghost)
+            _running(book.conn, ghost.run_id)
+
+            accrue(date(2025, 3, 2), instance)
+
+        assert _status(book.conn, ghost.run_id) == (
+            "CANCELLED",
+            "the Dagster run ended CANCELLED without closing its execution",
+        )
+
+
+class TestChunkSlots:
+    def test_a_slot_is_held_until_its_transaction_ends(self, clean_db: object) -> None:
+        database = DatabaseResource()
+        got_second: list[float] = []
+        with database.connect() as first:
+            assert acquire_slot(first, "run-1", 1) == 0
+
+            def second() -> None:
+                with database.connect() as conn:
+                    acquire_slot(conn, "run-1", 1)
+                    got_second.append(time.monotonic())
+
+            thread = threading.Thread(target=second)
+            thread.start()
+            time.sleep(0.3)
+            assert got_second == []
+            released = time.monotonic()
+            first.commit()
+        thread.join(timeout=10)
+        assert got_second and got_second[0] >= released
+
+    def test_other_runs_have_their_own_slots(self, clean_db: object) -> None:
+        database = DatabaseResource()
+        with database.connect() as first, database.connect() as second, database.connect() as third:
+            assert acquire_slot(first, "run-1", 1) == 0
+            assert acquire_slot(second, "run-2", 2) == 0
+            assert acquire_slot(third, "run-2", 2) == 1
+
+
+class TestFailureSensor:
+    def test_failed_run_left_running_is_closed_by_the_sensor(
+        self, book: Book, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        book.product("P", tiers=[("2020-01-01", "0", "1")])
+        book.account(1, "P", {"2024-01-01": "1"})
+
+        def crash(*_: object) -> None:
+            raise RuntimeError("worker killed")
+
+        monkeypatch.setattr(accrual_ops.sql, "accrue_chunk", crash)
+        with dg.instance_for_test() as instance:
+            result = accrue(date(2025, 3, 1), instance, raise_on_error=False)
+            # as if the process died before the failure hook ran
+            book.conn.execute(
+                "UPDATE interest_batch_execution SET status = 'RUNNING', completed_at = NULL, error_message = NULL"
+            )
+            [sensor] = [
+                s for s in accrual_definitions().sensors or [] if s.name.endswith("failure_closes_execution")
+            ]
+            context = dg.build_run_status_sensor_context(
+                sensor_name=sensor.name,
+                dagster_instance=instance,
+                dagster_run=instance.get_run_by_id(result.run_id),  # type: ignore[arg-type]
+                dagster_event=result.get_run_failure_event(),
+                resources={"database": DatabaseResource()},
+            ).for_run_failure()
+            sensor(context)  # type: ignore[operator]
+
+        status, message = _status(book.conn, result.run_id)
+        assert status == "FAILED"
+        assert message
