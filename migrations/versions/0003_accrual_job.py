@@ -32,5 +32,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.create_index(op.f("ix_interest_accruals_accrual_date"), "interest_accruals", ["accrual_date"], unique=False)
+    op.create_index(
+        op.f("ix_interest_accruals_accrual_date"), "interest_accruals", ["accrual_date"], unique=False
+    )
     op.drop_index(op.f("ix_interest_accruals_accrual_date_account_id"), table_name="interest_accruals")
