@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 import psycopg
 from tabulate import tabulate
@@ -18,13 +19,21 @@ class Table:
         return f"{self.title}\n{body if self.rows else '(none)'}"
 
 
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return f"{value:f}"  # plain notation: str() shows a zero carry as 0E-10
+    return str(value)
+
+
 def _text(rows: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
     # Amounts stay exact strings: tabulate would otherwise format Decimals through float.
-    return [tuple("" if v is None else str(v) for v in row) for row in rows]
+    return [tuple(_cell(v) for v in row) for row in rows]
 
 
 def summary(conn: psycopg.Connection, start: date | None = None, end: date | None = None) -> list[Table]:
-    """Accounts, accruals, postings (gross/tax/net per currency) and executions, optionally for a date range."""
+    """Accounts, accruals, postings (gross/tax/net per currency), executions; optionally for a date range."""
     lo = start or date.min
     hi = end or date.max
     accounts = conn.execute(

@@ -107,7 +107,8 @@ class Book:
     def results(self, run_id: str) -> dict[int, dict[str, Any]]:
         with self.conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(
-                "SELECT * FROM interest_batch_account_result WHERE execution_id = %s ORDER BY created_at, account_id", (run_id,)
+                "SELECT * FROM interest_batch_account_result WHERE execution_id = %s ORDER BY created_at, account_id",
+                (run_id,),
             ).fetchall()
         return {r["account_id"]: r for r in rows}
 

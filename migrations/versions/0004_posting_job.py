@@ -1,8 +1,13 @@
-"""posting job: schema the posting job needs beyond 0001
+"""posting job: schema the posting job needs beyond 0001 (none)
 
 Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-21
+
+The posting job needs nothing beyond 0001: interest_postings.idempotency_key is UNIQUE (what
+ON CONFLICT DO NOTHING relies on), (account_id, posting_date) is indexed for the previous
+posting's carry, and the execution tables carry the accrual runs' scope for completeness checks.
+Kept as a revision so the chain stays 0001..0004.
 """
 
 from collections.abc import Sequence

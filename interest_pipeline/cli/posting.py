@@ -1,0 +1,98 @@
+"""`post` and `run`: real Dagster runs of the posting job (and, for `run`, the accrual before it)."""
+
+from typing import Any
+
+import click
+import dagster as dg
+
+from interest_pipeline.batch.executions import read_execution
+from interest_pipeline.cli.jobs import _console_logger, _dates
+from interest_pipeline.db.engine import raw_connection
+from interest_pipeline.launch import LaunchedRun, launch_partition_runs
+
+DATE = click.DateTime(["%Y-%m-%d"])
+
+
+def _summary(outcome: LaunchedRun, verb: str) -> str:
+    with raw_connection() as conn:
+        row = read_execution(conn, outcome.run_id)
+    head = f"{outcome.partition_key} {row.job_type if row else 'run'} {outcome.run_id} {outcome.status}"
+    if row is None:
+        return f"{head}: no execution recorded"
+    totals = ", ".join(f"{c} {a}" for c, a in sorted(row.totals_by_currency.items())) or "none"
+    return (
+        f"{head}: execution {row.status}, {row.accounts_processed} accounts "
+        f"({row.accounts_succeeded} {verb}, {row.accounts_skipped} skipped, {row.accounts_failed} failed), "
+        f"totals {totals}"
+    )
+
+
+def _run_config(op: str, account_ids: tuple[int, ...], batch_size: int | None) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    if account_ids:
+        config["account_ids"] = list(account_ids)
+    if batch_size is not None:
+        config["batch_size"] = batch_size
+    run_config: dict[str, Any] = {"loggers": _console_logger()}
+    if config:
+        run_config["ops"] = {op: {"config": config}}
+    return run_config
+
+
+def _fail_on(launched: list[LaunchedRun], planned: int) -> None:
+    failed = [o for o in launched if not o.success]
+    if failed:
+        first = failed[0]
+        raise click.ClickException(
+            f"run {first.run_id} for {first.partition_key} {first.status}: {first.error or 'see the run'}; "
+            f"{planned - len(launched)} later run(s) not launched"
+        )
+
+
+@click.command()
+@click.option("--date", "day", type=DATE, help="Business date P to post.")
+@click.option("--from", "start", type=DATE, help="First business date of a range.")
+@click.option("--to", "end", type=DATE, help="Last business date of a range.")
+@click.option("--account-id", "account_ids", type=int, multiple=True, help="Only this account (repeatable).")
+@click.option("--batch-size", type=int, default=None, help="Accounts per chunk (default: the job's config).")
+def post(day: Any, start: Any, end: Any, account_ids: tuple[int, ...], batch_size: int | None) -> None:
+    """Post (capitalize) the interest due on P, or on every date from --from to --to in order."""
+    from interest_pipeline.posting.job import reconstructable_posting_job
+
+    dates = _dates(day and day.date(), start and start.date(), end and end.date())
+    launched = launch_partition_runs(
+        dg.reconstructable(reconstructable_posting_job),
+        [d.isoformat() for d in dates],
+        run_config=_run_config("plan_posting", account_ids, batch_size),
+        on_finished=lambda outcome: click.echo(_summary(outcome, "posted")),
+    )
+    _fail_on(launched, len(dates))
+
+
+@click.command()
+@click.option("--from", "start", type=DATE, required=True, help="First business date.")
+@click.option("--to", "end", type=DATE, required=True, help="Last business date.")
+@click.option("--batch-size", type=int, default=None, help="Accounts per chunk (default: the job's config).")
+def run(start: Any, end: Any, batch_size: int | None) -> None:
+    """Catch up: for each date in order, the accrual run and then the posting run.
+
+    Stops with a non-zero exit at the first run that fails.
+    """
+    from interest_pipeline.pipeline import PipelineRunFailed, run_pipeline
+
+    _dates(None, start.date(), end.date())  # validates the range
+    verbs = {"daily_interest_accrual": "accrued", "interest_posting": "posted"}
+    try:
+        run_pipeline(
+            start.date(),
+            end.date(),
+            run_config=lambda op: _run_config(op, (), batch_size),
+            on_finished=lambda outcome, job: click.echo(_summary(outcome, verbs[job])),
+        )
+    except PipelineRunFailed as failed:
+        raise click.ClickException(str(failed)) from failed
+
+
+def register_posting_commands(group: click.Group) -> None:
+    group.add_command(post)
+    group.add_command(run)

@@ -1,0 +1,92 @@
+"""A posting run's life without Dagster: the ops call these, and so do the tests and the benchmark.
+
+The batch framework's lifecycle is reused as it is, except for planning: posting chunks only
+the accounts due on P (see `sql.plan_chunks`).
+"""
+
+import uuid
+from collections.abc import Callable
+from datetime import date
+
+import psycopg
+
+from interest_pipeline.batch.chunks import ChunkTask
+from interest_pipeline.batch.config import BatchRunConfig, load_job_config, merge_config
+from interest_pipeline.batch.executions import ExecutionRow, open_execution
+from interest_pipeline.batch.lifecycle import RunState, close_stale_executions, finish_batch, run_chunk
+from interest_pipeline.posting import sql
+from interest_pipeline.resources.database import DatabaseResource
+
+
+def start_posting(
+    database: DatabaseResource,
+    *,
+    run_id: str,
+    business_date: date,
+    trigger: str,
+    run_config: BatchRunConfig,
+    run_state: RunState,
+) -> list[ChunkTask]:
+    """Validate the config, close executions earlier runs left RUNNING, plan, record RUNNING."""
+    with database.connect() as conn:
+        config = merge_config(load_job_config(conn, sql.JOB_TYPE), run_config)
+        close_stale_executions(
+            conn, sql.JOB_TYPE, run_state, exclude=run_id, timeout_seconds=config.timeout_seconds
+        )
+        chunks = sql.plan_chunks(conn, business_date, config)
+        open_execution(
+            conn,
+            execution_id=run_id,
+            business_date=business_date,
+            trigger=trigger,
+            config=config,
+            total_chunks=len(chunks),
+            extra_parameters={"chunk_order": [c.index for c in chunks]},
+        )
+    return [
+        ChunkTask(execution_id=run_id, business_date=business_date, config=config, chunk=chunk, position=i)
+        for i, chunk in enumerate(chunks)
+    ]
+
+
+def post_task(database: DatabaseResource, task: ChunkTask, ledger: sql.Ledger) -> sql.PostingChunkTotals:
+    """One chunk in one transaction, its share of the execution's counts included."""
+
+    def work(conn: psycopg.Connection, t: ChunkTask) -> sql.PostingChunkTotals:
+        return sql.post_chunk(conn, t, ledger)
+
+    totals = run_chunk(database, task, work)
+    assert isinstance(totals, sql.PostingChunkTotals)
+    return totals
+
+
+def unknown_run(_run_id: str) -> str | None:
+    return None
+
+
+def post_business_date(
+    database: DatabaseResource,
+    business_date: date,
+    ledger: sql.Ledger,
+    *,
+    run_config: BatchRunConfig | None = None,
+    run_id: str | None = None,
+    trigger: str = "MANUAL",
+    run_state: RunState = unknown_run,
+    on_chunk: Callable[[sql.PostingChunkTotals], None] | None = None,
+) -> ExecutionRow:
+    """Post P chunk by chunk, in order, exactly as the job's ops do, but in this process."""
+    run_id = run_id or f"posting-{uuid.uuid4()}"
+    tasks = start_posting(
+        database,
+        run_id=run_id,
+        business_date=business_date,
+        trigger=trigger,
+        run_config=run_config or BatchRunConfig(),
+        run_state=run_state,
+    )
+    for task in tasks:
+        totals = post_task(database, task, ledger)
+        if on_chunk:
+            on_chunk(totals)
+    return finish_batch(database, run_id)

@@ -1,0 +1,42 @@
+"""Posting follows accrual: when the accrual run for P succeeds, the posting run for P is requested."""
+
+import dagster as dg
+
+from interest_pipeline.accrual.job import daily_interest_accrual
+from interest_pipeline.batch.config import load_job_config
+from interest_pipeline.posting.job import interest_posting
+from interest_pipeline.posting.sql import JOB_TYPE
+from interest_pipeline.resources.database import DatabaseResource
+
+PARTITION_TAG = "dagster/partition"
+# Set on accrual runs whose launcher posts P itself (`interest-pipeline run`), so the sensor
+# does not request a second, idle posting run for them.
+POSTING_FOLLOWS_TAG = "interest_pipeline/posting_follows"
+
+
+def posting_request(run: dg.DagsterRun, enabled: bool) -> dg.RunRequest | dg.SkipReason:
+    partition_key = run.tags.get(PARTITION_TAG)
+    if partition_key is None:
+        return dg.SkipReason(f"accrual run {run.run_id} has no partition (business date)")
+    if run.tags.get(POSTING_FOLLOWS_TAG):
+        return dg.SkipReason(f"accrual run {run.run_id} for {partition_key}: its launcher posts it")
+    if not enabled:
+        return dg.SkipReason(f"{JOB_TYPE} is disabled in interest_batch_config; {partition_key} not posted")
+    # One request per successful accrual run: a repair re-run of P's accrual posts P again, which
+    # picks up the accounts it unblocked and posts nothing twice.
+    return dg.RunRequest(run_key=f"after-accrual-{run.run_id}", partition_key=partition_key)
+
+
+@dg.run_status_sensor(
+    name="interest_posting_after_accrual",
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[daily_interest_accrual],
+    request_job=interest_posting,
+    description="Requests the posting run for P once the accrual run for P has succeeded.",
+)
+def interest_posting_after_accrual(
+    context: dg.RunStatusSensorContext, database: DatabaseResource
+) -> dg.RunRequest | dg.SkipReason:
+    with database.connect() as conn:
+        enabled = load_job_config(conn, JOB_TYPE).enabled
+    return posting_request(context.dagster_run, enabled)
