@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 
-from interest_pipeline.batch.chunks import ChunkTask, plan_chunks
-from interest_pipeline.batch.config import BatchRunConfig, load_job_config, merge_config
+from interest_pipeline.batch.chunks import Chunk, ChunkTask, plan_chunks
+from interest_pipeline.batch.config import BatchRunConfig, EffectiveConfig, load_job_config, merge_config
 from interest_pipeline.batch.executions import (
     ChunkTotals,
     ExecutionRow,
@@ -24,6 +24,8 @@ from interest_pipeline.resources.database import DatabaseResource
 # What the orchestrator knows of a run: 'RUNNING', 'SUCCESS', 'FAILED', 'CANCELLED', or None (unknown).
 RunState = Callable[[str], str | None]
 ChunkWork = Callable[[psycopg.Connection, ChunkTask], ChunkTotals]
+# Splits a job's scope into chunks; the default takes every account, posting only the due ones.
+ChunkPlanner = Callable[[psycopg.Connection, EffectiveConfig], list[Chunk]]
 
 SLOT_POLL_SECONDS = 0.05
 
@@ -37,6 +39,7 @@ def start_batch(
     trigger: str,
     run_config: BatchRunConfig,
     run_state: RunState,
+    planner: ChunkPlanner = plan_chunks,
 ) -> list[ChunkTask]:
     """Validate, close what earlier runs left RUNNING, plan the chunks and record the execution.
 
@@ -47,7 +50,7 @@ def start_batch(
         close_stale_executions(
             conn, job_type, run_state, exclude=run_id, timeout_seconds=config.timeout_seconds
         )
-        chunks = plan_chunks(conn, config)
+        chunks = planner(conn, config)
         open_execution(
             conn,
             execution_id=run_id,

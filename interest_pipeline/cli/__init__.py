@@ -25,7 +25,10 @@ def main(verbose: bool) -> None:
     The database is INTEREST_DATABASE_URL, or an embedded PostgreSQL under
     INTEREST_PIPELINE_HOME (default: .interest-pipeline/ in the project) when it is unset.
     """
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(message)s")
+    # Dagster's own logger prints every step event at DEBUG; the commands print their own summaries.
+    logging.getLogger("dagster").setLevel(level)
 
 
 main.add_command(db)

@@ -25,16 +25,17 @@ def _dates(day: date | None, start: date | None, end: date | None) -> list[date]
     return list(business_dates(start, end))
 
 
-def _summary(outcome: LaunchedRun) -> str:
+def _summary(outcome: LaunchedRun, verb: str = "accrued") -> str:
+    """One line per run: its status and the execution's counts and per-currency totals."""
     with raw_connection() as conn:
         row = read_execution(conn, outcome.run_id)
-    head = f"{outcome.partition_key} run {outcome.run_id} {outcome.status}"
+    head = f"{outcome.partition_key} {row.job_type if row else 'run'} {outcome.run_id} {outcome.status}"
     if row is None:
         return f"{head}: no execution recorded"
     totals = ", ".join(f"{c} {a}" for c, a in sorted(row.totals_by_currency.items())) or "none"
     return (
         f"{head}: execution {row.status}, {row.accounts_processed} accounts "
-        f"({row.accounts_succeeded} accrued, {row.accounts_skipped} skipped, {row.accounts_failed} failed), "
+        f"({row.accounts_succeeded} {verb}, {row.accounts_skipped} skipped, {row.accounts_failed} failed), "
         f"totals {totals}"
     )
 

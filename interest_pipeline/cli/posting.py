@@ -5,26 +5,10 @@ from typing import Any
 import click
 import dagster as dg
 
-from interest_pipeline.batch.executions import read_execution
-from interest_pipeline.cli.jobs import _console_logger, _dates
-from interest_pipeline.db.engine import raw_connection
+from interest_pipeline.cli.jobs import _console_logger, _dates, _summary
 from interest_pipeline.launch import LaunchedRun, launch_partition_runs
 
 DATE = click.DateTime(["%Y-%m-%d"])
-
-
-def _summary(outcome: LaunchedRun, verb: str) -> str:
-    with raw_connection() as conn:
-        row = read_execution(conn, outcome.run_id)
-    head = f"{outcome.partition_key} {row.job_type if row else 'run'} {outcome.run_id} {outcome.status}"
-    if row is None:
-        return f"{head}: no execution recorded"
-    totals = ", ".join(f"{c} {a}" for c, a in sorted(row.totals_by_currency.items())) or "none"
-    return (
-        f"{head}: execution {row.status}, {row.accounts_processed} accounts "
-        f"({row.accounts_succeeded} {verb}, {row.accounts_skipped} skipped, {row.accounts_failed} failed), "
-        f"totals {totals}"
-    )
 
 
 def _run_config(op: str, account_ids: tuple[int, ...], batch_size: int | None) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 
 import click
 
+from interest_pipeline.cli.jobs import _console_logger
 from interest_pipeline.data.generate import generate_book
 from interest_pipeline.db import migrate
 from interest_pipeline.db.engine import raw_connection
@@ -55,7 +56,12 @@ def quickstart(accounts: int, start: datetime, end: datetime, seed: int) -> None
     click.echo(f"generated {book.accounts:,} accounts, {book.balances:,} balance snapshots (seed {seed})")
     click.echo(f"running the pipeline {first} .. {last}: per date, accrual then posting")
     try:
-        runs = run_pipeline(first, last, on_finished=_progress(first, last))
+        runs = run_pipeline(
+            first,
+            last,
+            run_config=lambda _op: {"loggers": _console_logger()},
+            on_finished=_progress(first, last),
+        )
     except PipelineRunFailed as failed:
         raise click.ClickException(str(failed)) from failed
     click.echo(f"{len(runs)} Dagster runs, all succeeded (see them with `interest-pipeline ui`)")

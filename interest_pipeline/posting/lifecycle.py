@@ -11,9 +11,9 @@ from datetime import date
 import psycopg
 
 from interest_pipeline.batch.chunks import ChunkTask
-from interest_pipeline.batch.config import BatchRunConfig, load_job_config, merge_config
-from interest_pipeline.batch.executions import ExecutionRow, open_execution
-from interest_pipeline.batch.lifecycle import RunState, close_stale_executions, finish_batch, run_chunk
+from interest_pipeline.batch.config import BatchRunConfig
+from interest_pipeline.batch.executions import ExecutionRow
+from interest_pipeline.batch.lifecycle import RunState, finish_batch, run_chunk, start_batch
 from interest_pipeline.posting import sql
 from interest_pipeline.resources.database import DatabaseResource
 
@@ -27,26 +27,17 @@ def start_posting(
     run_config: BatchRunConfig,
     run_state: RunState,
 ) -> list[ChunkTask]:
-    """Validate the config, close executions earlier runs left RUNNING, plan, record RUNNING."""
-    with database.connect() as conn:
-        config = merge_config(load_job_config(conn, sql.JOB_TYPE), run_config)
-        close_stale_executions(
-            conn, sql.JOB_TYPE, run_state, exclude=run_id, timeout_seconds=config.timeout_seconds
-        )
-        chunks = sql.plan_chunks(conn, business_date, config)
-        open_execution(
-            conn,
-            execution_id=run_id,
-            business_date=business_date,
-            trigger=trigger,
-            config=config,
-            total_chunks=len(chunks),
-            extra_parameters={"chunk_order": [c.index for c in chunks]},
-        )
-    return [
-        ChunkTask(execution_id=run_id, business_date=business_date, config=config, chunk=chunk, position=i)
-        for i, chunk in enumerate(chunks)
-    ]
+    """Validate, close what earlier runs left RUNNING, plan the accounts due on P, record RUNNING."""
+    return start_batch(
+        database,
+        job_type=sql.JOB_TYPE,
+        run_id=run_id,
+        business_date=business_date,
+        trigger=trigger,
+        run_config=run_config,
+        run_state=run_state,
+        planner=lambda conn, config: sql.plan_chunks(conn, business_date, config),
+    )
 
 
 def post_task(database: DatabaseResource, task: ChunkTask, ledger: sql.Ledger) -> sql.PostingChunkTotals:

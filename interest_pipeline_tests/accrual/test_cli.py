@@ -50,7 +50,10 @@ class TestAccrueCommand:
         )
         assert book.accruals("2025-03-10") == {a: Decimal("0.1000000000") for a in (1, 2, 3)}
         assert book.execution(run.run_id)["trigger"] == "MANUAL"
-        assert f"2025-03-10 run {run.run_id} SUCCESS: execution SUCCESS, 3 accounts" in outcome.output
+        assert (
+            f"2025-03-10 daily_interest_accrual {run.run_id} SUCCESS: execution SUCCESS, 3 accounts"
+            in outcome.output
+        )
 
     def test_range_runs_each_date_in_order(self, book: Book, dagster_home: Path) -> None:
         _three_accounts(book)
