@@ -1,0 +1,303 @@
+"""Benchmark of the posting job at a month end (not a test).
+
+A fresh database on INTEREST_DATABASE_URL's server gets a generated book
+(`interest_pipeline.data.generate`, default 1,000,000 accounts) and a month of ACCRUED rows for
+January 2025, written directly by ONE `INSERT ... SELECT` (a fixed 2 % a year of each account's
+first snapshot, every night the account is open; far faster than 31 accrual runs, and posting
+only sums the amounts), plus one finished accrual execution per date so that every account's
+accruals are complete. The database is then cloned (CREATE DATABASE ... TEMPLATE):
+
+- on the original, 2025-01-31 is posted by the real `interest_posting` job, launched with
+  `dg.execute_job` on a PostgreSQL-backed Dagster instance (its default forkserver executor);
+- on the clone, the bare-SQL floor: one statement inserting the same postings, their ledger
+  lines and capitalizing their accruals, without the job (no completeness check, no account
+  results, no execution rows, no Dagster).
+
+Both results are compared (count and sums of every posting column), then printed as a table.
+
+    INTEREST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \
+        .venv/bin/python benchmarks/bench_posting.py --accounts 1000000
+
+Everything that executes runs under the __main__ guard: step processes re-import this module.
+"""
+
+import argparse
+import os
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import URL
+
+from interest_pipeline.batch.config import BatchRunConfig, load_job_config, merge_config
+from interest_pipeline.data.generate import generate_book
+from interest_pipeline.db import migrate
+from interest_pipeline.posting.job import reconstructable_posting_job
+from interest_pipeline.posting.sql import DUE_PREDICATE, JOB_TYPE, plan_chunks
+from interest_pipeline.settings import DATABASE_URL_ENV, libpq_url, sqlalchemy_url, with_database
+
+START = date(2025, 1, 1)
+DAYS = 31
+POSTING_DATE = date(2025, 1, 31)
+
+# One row per account and night of January it is open, on its first snapshot's balance.
+MONTH_OF_ACCRUALS = """
+INSERT INTO interest_accruals (account_id, accrual_date, balance, amount, status, execution_id)
+SELECT a.id, d::date, b.closing_balance, round_half_even(b.closing_balance * 2 / 36500, 10),
+       'ACCRUED', 'bench'
+  FROM accounts a
+  JOIN LATERAL (SELECT closing_balance FROM account_balances ab WHERE ab.account_id = a.id
+                 ORDER BY balance_date LIMIT 1) b ON b.closing_balance > 0
+ CROSS JOIN generate_series(%(start)s::date, %(end)s::date, interval '1 day') d
+ WHERE a.opened_on <= d::date
+   AND (a.closed_on IS NULL OR d::date < a.closed_on)
+   AND (a.maturity_date IS NULL OR d::date < a.maturity_date)
+   AND a.status <> 'DORMANT'
+"""
+
+ACCRUAL_EXECUTIONS = """
+INSERT INTO interest_batch_execution
+    (id, job_type, business_date, trigger, status, account_types, completed_at)
+SELECT 'bench-accrual-' || d::date, 'daily_interest_accrual', d::date, 'MANUAL', 'SUCCESS',
+       ARRAY['SAVINGS', 'FIXED_DEPOSIT', 'RECURRING_DEPOSIT'], now()
+  FROM generate_series(%(start)s::date, %(end)s::date, interval '1 day') d
+"""
+
+# The floor: the same postings, journals and capitalization by three set-based statements per
+# chunk (the job's own id ranges, one transaction each, as many at once as the job's
+# parallel_threads) and nothing else: no completeness check, no account results or status, no
+# execution row, no Dagster. Whole-book statements were tried first and are no floor here: one
+# statement with data-modifying CTEs, and the three statements over the whole book (even with
+# work_mem raised to 1GB so the aggregate is hashed), both still ran after 12 minutes at 1M
+# accounts (the three took 31 s at 200k), while the chunked job takes a few minutes.
+FLOOR_POSTINGS = f"""
+WITH due AS (
+    SELECT a.id, a.currency, c.minor_units, p.withholding_tax_rate,
+           (a.maturity_date = %(business_date)s::date
+            OR a.closed_on = %(business_date)s::date) IS TRUE AS is_final
+      FROM accounts a
+      JOIN interest_products p ON p.code = a.product_code
+      JOIN currencies c ON c.code = a.currency
+     WHERE a.id BETWEEN %(first_id)s AND %(last_id)s AND {DUE_PREDICATE}
+),
+pending AS (
+    SELECT account_id, sum(amount) AS accrued, count(*) AS n, min(accrual_date) AS first_date,
+           max(accrual_date) AS last_date
+      FROM interest_accruals
+     WHERE account_id BETWEEN %(first_id)s AND %(last_id)s
+       AND status = 'ACCRUED' AND accrual_date <= %(business_date)s::date
+     GROUP BY account_id
+),
+amounts AS (
+    SELECT due.*, coalesce(prev.carry_out, 0) AS carry_in, pending.*,
+           round_half_even(coalesce(prev.carry_out, 0) + pending.accrued, due.minor_units) AS gross
+      FROM due
+      JOIN pending ON pending.account_id = due.id
+      LEFT JOIN LATERAL (SELECT carry_out FROM interest_postings ip
+                          WHERE ip.account_id = due.id AND ip.posting_date < %(business_date)s::date
+                          ORDER BY ip.posting_date DESC, ip.id DESC LIMIT 1) prev ON true
+)
+INSERT INTO interest_postings (account_id, posting_date, idempotency_key, currency, carry_in, accrued,
+    gross, carry_out, tax, net, withholding_tax_rate, is_final, written_off, accrual_count,
+    first_accrual_date, last_accrual_date, execution_id)
+SELECT id, %(business_date)s::date, 'INT-CAP-' || id || %(key_suffix)s, currency, carry_in, accrued,
+       gross, carry_in + accrued - gross, tax, gross - tax, withholding_tax_rate, is_final,
+       CASE WHEN is_final THEN carry_in + accrued - gross ELSE 0 END, n, first_date, last_date, 'floor'
+  FROM amounts
+ CROSS JOIN LATERAL (SELECT round_half_even(gross * withholding_tax_rate * 0.01, minor_units) AS tax) t
+ON CONFLICT (idempotency_key) DO NOTHING
+"""
+
+FLOOR_JOURNALS = """
+INSERT INTO ledger_entries (journal_key, line_no, gl_account, account_id, debit, credit, currency, value_date)
+SELECT p.idempotency_key, l.line_no, l.gl_account, CASE WHEN l.line_no = 2 THEN p.account_id END,
+       CASE WHEN l.line_no = 1 THEN p.gross ELSE 0 END,
+       CASE l.line_no WHEN 2 THEN p.net WHEN 3 THEN p.tax ELSE 0 END, p.currency, p.posting_date
+  FROM interest_postings p
+ CROSS JOIN (VALUES (1, 'INTEREST_EXPENSE'), (2, 'CUSTOMER_DEPOSITS'), (3, 'WITHHOLDING_TAX_PAYABLE'))
+       AS l (line_no, gl_account)
+ WHERE p.execution_id = 'floor' AND p.account_id BETWEEN %(first_id)s AND %(last_id)s AND p.gross > 0
+   AND CASE l.line_no WHEN 2 THEN p.net > 0 WHEN 3 THEN p.tax > 0 ELSE true END
+"""
+
+FLOOR_CAPITALIZE = """
+UPDATE interest_accruals ia
+   SET status = 'CAPITALIZED', capitalization_date = p.posting_date, posting_id = p.id, updated_at = now()
+  FROM interest_postings p
+ WHERE p.execution_id = 'floor' AND p.account_id BETWEEN %(first_id)s AND %(last_id)s
+   AND ia.account_id = p.account_id AND ia.status = 'ACCRUED'
+   AND ia.accrual_date <= p.posting_date
+"""
+
+FINGERPRINT = """
+SELECT count(*), sum(gross), sum(tax), sum(net), sum(carry_out), sum(written_off), sum(accrual_count),
+       count(*) FILTER (WHERE is_final),
+       (SELECT count(*) FROM ledger_entries), (SELECT sum(debit) FROM ledger_entries),
+       (SELECT count(*) FROM interest_accruals WHERE status = 'CAPITALIZED')
+  FROM interest_postings
+"""
+
+
+@contextmanager
+def database(server: URL, name: str, template: str | None = None) -> Iterator[URL]:
+    admin = libpq_url(server.set(database="postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        if template:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(name), sql.Identifier(template)
+                )
+            )
+        else:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield with_database(server, name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def timed(label: str, started: float) -> float:
+    seconds = time.perf_counter() - started
+    print(f"  {label}: {seconds:.1f} s", flush=True)
+    return seconds
+
+
+def prepare(url: URL, accounts: int) -> int:
+    migrate.upgrade(url)
+    started = time.perf_counter()
+    with psycopg.connect(libpq_url(url)) as conn:
+        generate_book(conn, accounts=accounts, start=START, days=DAYS, seed=1)
+    timed(f"generate {accounts:,} accounts", started)
+    started = time.perf_counter()
+    window = {"start": START, "end": POSTING_DATE}
+    with psycopg.connect(libpq_url(url)) as conn:
+        rows = conn.execute(MONTH_OF_ACCRUALS, window).rowcount
+        conn.execute(ACCRUAL_EXECUTIONS, window)
+    timed(f"one INSERT ... SELECT of {rows:,} ACCRUED rows", started)
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        conn.execute("CHECKPOINT")
+    return rows
+
+
+def run_job(url: URL, dagster_url: URL) -> tuple[float, tuple[object, ...]]:
+    os.environ[DATABASE_URL_ENV] = url.render_as_string(hide_password=False)
+    with tempfile.TemporaryDirectory() as home:
+        Path(home, "dagster.yaml").write_text(
+            "storage:\n  postgres:\n    postgres_url:\n      env: BENCH_DAGSTER_PG_URL\n"
+            "telemetry:\n  enabled: false\n"
+        )
+        os.environ["DAGSTER_HOME"] = home
+        os.environ["BENCH_DAGSTER_PG_URL"] = sqlalchemy_url(dagster_url, "psycopg2").render_as_string(
+            hide_password=False
+        )
+        with dg.DagsterInstance.get() as instance:
+            started = time.perf_counter()
+            result = dg.execute_job(
+                dg.reconstructable(reconstructable_posting_job),
+                instance=instance,
+                tags={"dagster/partition": POSTING_DATE.isoformat()},
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            )
+            seconds = timed("posting job", started)
+    if not result.success:
+        raise SystemExit(f"posting run {result.run_id} failed")
+    with psycopg.connect(libpq_url(url)) as conn:
+        chunks, status = conn.execute(
+            "SELECT total_chunks, status FROM interest_batch_execution WHERE id = %s", (result.run_id,)
+        ).fetchone()  # type: ignore[misc]
+        print(f"  {chunks} chunks, execution {status}", flush=True)
+        return seconds, tuple(conn.execute(FINGERPRINT).fetchone() or ())
+
+
+def run_floor(url: URL) -> tuple[float, tuple[object, ...]]:
+    with psycopg.connect(libpq_url(url)) as conn:
+        config = merge_config(load_job_config(conn, JOB_TYPE), BatchRunConfig())
+        chunks = plan_chunks(conn, POSTING_DATE, config)
+    pending = list(chunks)
+    lock = threading.Lock()
+    counts = [0, 0, 0]
+
+    def worker() -> None:
+        with psycopg.connect(libpq_url(url)) as conn:
+            while True:
+                with lock:
+                    if not pending:
+                        return
+                    chunk = pending.pop(0)
+                params = {
+                    "business_date": POSTING_DATE,
+                    "key_suffix": f"-{POSTING_DATE:%Y-%m}",
+                    "first_id": chunk.first_id,
+                    "last_id": chunk.last_id,
+                }
+                done = (
+                    conn.execute(FLOOR_POSTINGS, params).rowcount,
+                    conn.execute(FLOOR_JOURNALS, params).rowcount,
+                    conn.execute(FLOOR_CAPITALIZE, params).rowcount,
+                )
+                conn.commit()
+                with lock:
+                    for i, n in enumerate(done):
+                        counts[i] += n
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(config.parallel_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = timed(
+        f"bare-SQL floor, {len(chunks)} chunks, {config.parallel_threads} at once "
+        f"({counts[0]:,} postings, {counts[1]:,} lines, {counts[2]:,} capitalized)",
+        started,
+    )
+    with psycopg.connect(libpq_url(url)) as conn:
+        return seconds, tuple(conn.execute(FINGERPRINT).fetchone() or ())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--accounts", type=int, default=1_000_000)
+    args = parser.parse_args()
+    configured = os.environ.get(DATABASE_URL_ENV)
+    if not configured:
+        raise SystemExit(f"set {DATABASE_URL_ENV}: the benchmark creates its databases on that server")
+    server = sqlalchemy_url(configured)
+    tag = uuid.uuid4().hex[:6]
+    with database(server, f"bench_posting_{tag}") as url:
+        rows = prepare(url, args.accounts)
+        assert url.database is not None
+        with (
+            database(server, f"bench_posting_floor_{tag}", template=url.database) as floor_url,
+            database(server, f"bench_posting_dagster_{tag}") as dagster_url,
+        ):
+            job_seconds, job_result = run_job(url, dagster_url)
+            floor_seconds, floor_result = run_floor(floor_url)
+    if job_result != floor_result:
+        raise SystemExit(f"job and floor disagree:\n  job   {job_result}\n  floor {floor_result}")
+    postings = job_result[0]
+    print(
+        f"\nsame result both ways: {postings:,} postings, {job_result[8]:,} ledger lines, "
+        f"{job_result[10]:,} accruals capitalized (of {rows:,})"
+    )
+    print("\n| accounts | postings | what | wall | postings/s |\n| ---: | ---: | --- | ---: | ---: |")
+    for label, seconds in (("job (forkserver executor)", job_seconds), ("bare-SQL floor", floor_seconds)):
+        print(f"| {args.accounts:,} | {postings:,} | {label} | {seconds:.1f} s | {postings / seconds:,.0f} |")  # type: ignore[operator]
+    print(f"\njob / floor = {job_seconds / floor_seconds:.2f}")
+
+
+if __name__ == "__main__":
+    main()
