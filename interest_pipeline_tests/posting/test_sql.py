@@ -669,3 +669,27 @@ class TestLedgerInterface:
             "SELECT journal_key FROM ledger_entries GROUP BY journal_key HAVING sum(debit) <> sum(credit)"
         ).fetchall()
         assert (count(conn, "ledger_entries"), unbalanced) == (15 * 3 * 3, [])
+
+
+class TestRaceGuard:
+    def test_accruals_changed_under_the_chunk_roll_it_back(
+        self, conn: psycopg.Connection, january: Book
+    ) -> None:
+        # Stands in for an accrual re-run committing between the chunk's sum and its capitalization.
+        conn.execute(
+            "CREATE FUNCTION sneak_in_accrual() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " INSERT INTO interest_accruals (account_id, accrual_date, balance, amount)"
+            " VALUES (1, '2024-12-31', 1000, 0.2739726027); RETURN NULL; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER sneak_in_accrual AFTER INSERT ON interest_postings"
+            " FOR EACH STATEMENT EXECUTE FUNCTION sneak_in_accrual()"
+        )
+        try:
+            with pytest.raises(posting_sql.AccrualsChangedError):
+                post_day(conn, JAN_31)
+        finally:
+            conn.execute("DROP TRIGGER sneak_in_accrual ON interest_postings")
+            conn.execute("DROP FUNCTION sneak_in_accrual()")
+        assert (count(conn, "interest_postings"), count(conn, "ledger_entries")) == (0, 0)
+        assert {row[:2] for row in accrual_rows(conn, 1)} == {(d, "ACCRUED") for d in days(JAN_1, JAN_31)}
