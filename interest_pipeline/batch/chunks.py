@@ -1,6 +1,7 @@
 """Account chunks: contiguous account id ranges of `batch_size` accounts, one transaction each."""
 
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 
 import psycopg
@@ -55,23 +56,37 @@ def plan_chunks(conn: psycopg.Connection, config: EffectiveConfig) -> list[Chunk
         """,
         {"batch_size": config.batch_size, "ids": list(config.account_ids) if config.account_ids else None},
     ).fetchall()
-    if not rows:
+    chunks = contiguous_chunks([(int(first), int(count)) for _, first, count in rows])
+    if not config.process_failed_first or not rows:
+        return chunks
+    failed = _chunks_with_failed_accounts(conn, config, [c.first_id for c in chunks[1:]])
+    return failed_first(chunks, failed)
+
+
+def contiguous_chunks(groups: Sequence[tuple[int, int]]) -> list[Chunk]:
+    """Chunks from (first account id, accounts) per group, in id order.
+
+    The ranges are open-ended and contiguous (the first starts at MIN_ID, each ends where the
+    next begins, the last at MAX_ID), so an account added after planning still falls in one.
+    Always at least one chunk, so the collecting step runs even when nothing is in scope.
+    """
+    if not groups:
         return [Chunk(index=0, first_id=MIN_ID, last_id=MAX_ID, accounts=0)]
-    starts = [int(r[1]) for r in rows]
-    chunks = [
+    starts = [first for first, _ in groups]
+    return [
         Chunk(
             index=i,
             first_id=MIN_ID if i == 0 else starts[i],
             last_id=starts[i + 1] - 1 if i + 1 < len(starts) else MAX_ID,
-            accounts=int(rows[i][2]),
+            accounts=accounts,
         )
-        for i in range(len(rows))
+        for i, (_, accounts) in enumerate(groups)
     ]
-    if not config.process_failed_first:
-        return chunks
-    failed = _chunks_with_failed_accounts(conn, config, starts[1:])
-    marked = [Chunk(c.index, c.first_id, c.last_id, c.accounts, c.index in failed) for c in chunks]
-    # Stable: failed chunks first, each group still in id order.
+
+
+def failed_first(chunks: Sequence[Chunk], failed: Collection[int]) -> list[Chunk]:
+    """Chunks holding an account that failed last time go first; each group stays in id order."""
+    marked = [replace(c, has_failed_accounts=c.index in failed) for c in chunks]
     return sorted(marked, key=lambda c: not c.has_failed_accounts)
 
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import psycopg
 
-from interest_pipeline.batch.chunks import MAX_ID, MIN_ID, Chunk, ChunkTask
+from interest_pipeline.batch.chunks import Chunk, ChunkTask, contiguous_chunks, failed_first
 from interest_pipeline.batch.config import EffectiveConfig
 from interest_pipeline.batch.executions import ChunkTotals, account_results_insert, account_status_upsert
 from interest_pipeline.resources.ledger import PostedChunk
@@ -129,22 +129,10 @@ def plan_chunks(conn: psycopg.Connection, business_date: date, config: Effective
     rows = conn.execute(
         PLAN_CHUNKS_SQL, {**scope_parameters(business_date, config), "batch_size": config.batch_size}
     ).fetchall()
-    if not rows:
-        return [Chunk(index=0, first_id=MIN_ID, last_id=MAX_ID, accounts=0)]
-    starts = [int(r[1]) for r in rows]
-    chunks = [
-        Chunk(
-            index=i,
-            first_id=MIN_ID if i == 0 else starts[i],
-            last_id=starts[i + 1] - 1 if i + 1 < len(starts) else MAX_ID,
-            accounts=int(rows[i][2]),
-            has_failed_accounts=bool(rows[i][3]),
-        )
-        for i in range(len(rows))
-    ]
+    chunks = contiguous_chunks([(int(first), int(count)) for _, first, count, _ in rows])
     if not config.process_failed_first:
         return chunks
-    return sorted(chunks, key=lambda c: not c.has_failed_accounts)
+    return failed_first(chunks, {i for i, row in enumerate(rows) if row[3]})
 
 
 CREATE_CANDIDATES_SQL = f"""
