@@ -116,10 +116,21 @@ def acquire_slot(conn: psycopg.Connection, execution_id: str, slots: int) -> int
         time.sleep(SLOT_POLL_SECONDS)
 
 
+def tune_chunk_transaction(conn: psycopg.Connection) -> None:
+    """Session settings for one chunk's transaction only (SET LOCAL), measured at 1M accounts.
+
+    JIT compiling a chunk statement took ~70 ms of its ~1.5 s and is redone for every chunk;
+    the statement's sorts of ~50,000 rows (a few MB) spilled to disk at the default 4 MB work_mem.
+    """
+    conn.execute("SET LOCAL jit = off")
+    conn.execute("SET LOCAL work_mem = '64MB'")
+
+
 def run_chunk(database: DatabaseResource, task: ChunkTask, work: ChunkWork) -> ChunkTotals:
     """One chunk in ONE transaction: its rows and its share of the execution's counts commit together."""
     with database.connect() as conn:
         acquire_slot(conn, task.execution_id, task.config.parallel_threads)
+        tune_chunk_transaction(conn)
         totals = work(conn, task)
         record_chunk(conn, task.execution_id, totals)
     return totals

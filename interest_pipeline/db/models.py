@@ -18,7 +18,6 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -340,12 +339,13 @@ class InterestBatchAccountResult(Base):
 
     A log written a million rows a day, so it carries only the keys its readers need: no
     surrogate id, and no per-row foreign key to `accounts` (an input that may be a view onto
-    core banking's replica); the execution it belongs to is a real foreign key.
+    core banking's replica). The execution it belongs to is enforced like a foreign key but
+    once per statement (migration 0005's triggers: checked and key-share locked on insert,
+    results deleted with their execution), since a chunk's 50,000 results share one execution.
     """
 
     __tablename__ = "interest_batch_account_result"
     __table_args__ = (
-        ForeignKeyConstraint(["execution_id"], ["interest_batch_execution.id"], ondelete="CASCADE"),
         CheckConstraint(one_of("job_type", JOB_TYPES), name="job_type"),
         CheckConstraint(one_of("status", RESULT_STATUSES), name="status"),
         CheckConstraint("status = 'SUCCESS' OR reason IS NOT NULL", name="reason_when_not_success"),

@@ -1,10 +1,9 @@
 """The `interest_posting` job: one partition per business date P, the accrual job's partitions."""
 
-import os
-
 import dagster as dg
 
 from interest_pipeline.accrual.job import business_date_partitions
+from interest_pipeline.batch.executor import chunk_executor
 from interest_pipeline.batch.orchestration import close_execution_on_failure
 from interest_pipeline.posting.ops import close_posting, plan_posting, post_chunk
 from interest_pipeline.posting.sql import JOB_TYPE
@@ -20,27 +19,12 @@ def posting_graph() -> None:
     close_posting(tasks.map(post_chunk).collect())
 
 
-def chunk_executor() -> dg.ExecutorDefinition:
-    """Steps in processes forked from a server that has already imported the job, as the accrual's.
-
-    max_concurrent caps processes; the config row's parallel_threads bounds the chunks that
-    actually run at once (batch.lifecycle.acquire_slot).
-    """
-    return dg.multiprocess_executor.configured(
-        {
-            "max_concurrent": max(2, os.cpu_count() or 2),
-            "start_method": {"forkserver": {"preload_modules": ["interest_pipeline.posting.job"]}},
-        },
-        name="forkserver_multiprocess",
-    )
-
-
 def build_posting_job(executor_def: dg.ExecutorDefinition | None = None) -> dg.JobDefinition:
     """The job on a given executor (default: chunk_executor); tests and the benchmark pick others."""
     return posting_graph.to_job(
         name=JOB_NAME,
         partitions_def=business_date_partitions(),
-        executor_def=executor_def or chunk_executor(),
+        executor_def=executor_def or chunk_executor("interest_pipeline.posting.job"),
         resource_defs={"database": database_resource, "ledger": PostgresLedgerResource()},
         hooks={close_execution_on_failure},
         tags={"interest_pipeline/job_type": JOB_NAME},

@@ -10,7 +10,16 @@ import pytest
 
 from interest_pipeline.accrual import ops as accrual_ops
 from interest_pipeline.accrual.definitions import accrual_definitions
-from interest_pipeline.batch.lifecycle import acquire_slot, close_stale_executions
+from interest_pipeline.batch.chunks import ChunkTask
+from interest_pipeline.batch.config import BatchRunConfig
+from interest_pipeline.batch.executions import ChunkTotals
+from interest_pipeline.batch.lifecycle import (
+    acquire_slot,
+    close_stale_executions,
+    run_chunk,
+    start_batch,
+    tune_chunk_transaction,
+)
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline_tests.accrual.book import Book, accrue
 
@@ -123,3 +132,34 @@ class TestFailureSensor:
         status, message = _status(book.conn, result.run_id)
         assert status == "FAILED"
         assert message
+
+
+class TestChunkTransaction:
+    def test_a_chunk_runs_without_jit_and_with_room_to_sort_in_memory(self, clean_db: object) -> None:
+        database = DatabaseResource()
+        [task] = start_batch(
+            database,
+            job_type="daily_interest_accrual",
+            run_id="run-1",
+            business_date=date(2025, 3, 1),
+            trigger="MANUAL",
+            run_config=BatchRunConfig(),
+            run_state=lambda _: None,
+        )
+        seen: list[tuple[str, str]] = []
+
+        def work(conn: psycopg.Connection, _: ChunkTask) -> ChunkTotals:
+            seen.append(conn.execute("SELECT current_setting('jit'), current_setting('work_mem')").fetchone())  # type: ignore[arg-type]
+            return ChunkTotals()
+
+        run_chunk(database, task, work)
+
+        assert seen == [("off", "64MB")]
+
+    def test_the_settings_end_with_the_chunk_transaction(self, conn: psycopg.Connection) -> None:
+        default = conn.execute("SELECT current_setting('jit'), current_setting('work_mem')").fetchone()
+        with conn.transaction():
+            tune_chunk_transaction(conn)
+        assert (
+            conn.execute("SELECT current_setting('jit'), current_setting('work_mem')").fetchone() == default
+        )

@@ -1,8 +1,13 @@
 """Each constraint of the schema rejects the bad row it exists for, and accepts the good one."""
 
+import threading
+
 import psycopg
 import pytest
 from psycopg import errors
+from sqlalchemy.engine import URL
+
+from interest_pipeline.settings import libpq_url
 
 PRODUCT = (
     "INSERT INTO interest_products (code, account_type, day_count, posting_frequency, tier_mode,"
@@ -378,3 +383,96 @@ class TestZeroTier:
         with pytest.raises(errors.CheckViolation):
             conn.execute("DELETE FROM interest_rate_tiers WHERE min_balance = 0")
         assert conn.execute("SELECT count(*) FROM interest_rate_tiers").fetchone() == (2,)
+
+
+def _result(execution_id: str, account_id: int) -> str:
+    return (
+        "INSERT INTO interest_batch_account_result (execution_id, job_type, business_date, account_id, status)"
+        f" VALUES ('{execution_id}', 'daily_interest_accrual', '2025-01-01', {account_id}, 'SUCCESS')"
+    )
+
+
+def _count(conn: psycopg.Connection, table: str) -> int:
+    return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+
+
+class TestResultsBelongToAnExecution:
+    """Migration 0005: a foreign key's guarantees, checked once per statement."""
+
+    def test_a_statement_naming_one_unknown_execution_writes_nothing(self, conn: psycopg.Connection) -> None:
+        conn.execute(EXECUTION)
+        with pytest.raises(
+            errors.ForeignKeyViolation, match="execution nope, which does not exist"
+        ) as caught:
+            conn.execute(
+                "INSERT INTO interest_batch_account_result (execution_id, job_type, business_date, account_id,"
+                " status) SELECT CASE WHEN n = 500 THEN 'nope' ELSE 'run-1' END, 'daily_interest_accrual',"
+                " '2025-01-01', n, 'SUCCESS' FROM generate_series(1, 1000) n"
+            )
+        assert caught.value.diag.constraint_name == "fk_interest_batch_account_result_execution_id"
+        assert _count(conn, "interest_batch_account_result") == 0
+
+    def test_moving_a_result_to_an_unknown_execution_is_refused(self, conn: psycopg.Connection) -> None:
+        conn.execute(EXECUTION)
+        conn.execute(_result("run-1", 1))
+        with pytest.raises(errors.ForeignKeyViolation):
+            conn.execute("UPDATE interest_batch_account_result SET execution_id = 'nope'")
+        assert conn.execute("SELECT execution_id FROM interest_batch_account_result").fetchone() == ("run-1",)
+
+    def test_deleting_an_execution_deletes_its_results_only(self, conn: psycopg.Connection) -> None:
+        conn.execute(EXECUTION)
+        conn.execute(EXECUTION.replace("run-1", "run-2"))
+        for execution_id in ("run-1", "run-2"):
+            conn.execute(_result(execution_id, 1))
+            conn.execute(_result(execution_id, 2))
+        conn.execute("DELETE FROM interest_batch_execution WHERE id = 'run-1'")
+        assert conn.execute(
+            "SELECT execution_id, count(*) FROM interest_batch_account_result GROUP BY execution_id"
+        ).fetchall() == [("run-2", 2)]
+
+    def test_an_execution_id_never_changes(self, conn: psycopg.Connection) -> None:
+        conn.execute(EXECUTION)
+        with pytest.raises(errors.RestrictViolation, match="never changes"):
+            conn.execute("UPDATE interest_batch_execution SET id = 'run-9'")
+        conn.execute("UPDATE interest_batch_execution SET total_chunks = 3 WHERE id = 'run-1'")
+
+    def test_a_delete_waits_for_an_inserting_chunk_and_removes_its_results(
+        self, conn: psycopg.Connection, clean_db: URL
+    ) -> None:
+        conn.execute(EXECUTION)
+        with psycopg.connect(libpq_url(clean_db)) as chunk, psycopg.connect(libpq_url(clean_db)) as deleter:
+            chunk.execute(_result("run-1", 1))  # uncommitted: holds the execution's key-share lock
+            deleter.execute("SET lock_timeout = '500ms'")
+            with pytest.raises(errors.LockNotAvailable):
+                deleter.execute("DELETE FROM interest_batch_execution WHERE id = 'run-1'")
+            deleter.rollback()
+            chunk.commit()
+            deleter.execute("DELETE FROM interest_batch_execution WHERE id = 'run-1'")
+            deleter.commit()
+        assert (_count(conn, "interest_batch_execution"), _count(conn, "interest_batch_account_result")) == (
+            0,
+            0,
+        )
+
+    def test_an_insert_behind_a_delete_fails_when_the_delete_commits(
+        self, conn: psycopg.Connection, clean_db: URL
+    ) -> None:
+        conn.execute(EXECUTION)
+        with psycopg.connect(libpq_url(clean_db)) as deleter, psycopg.connect(libpq_url(clean_db)) as chunk:
+            deleter.execute("DELETE FROM interest_batch_execution WHERE id = 'run-1'")  # not committed yet
+            failure: list[BaseException] = []
+
+            def insert() -> None:
+                try:
+                    chunk.execute(_result("run-1", 1))
+                except psycopg.Error as error:
+                    failure.append(error)
+
+            worker = threading.Thread(target=insert)
+            worker.start()
+            worker.join(0.5)
+            assert worker.is_alive()  # waiting on the deleter's row lock, as a foreign key check would
+            deleter.commit()
+            worker.join(10)
+        assert [type(f) for f in failure] == [errors.ForeignKeyViolation]
+        assert _count(conn, "interest_batch_account_result") == 0

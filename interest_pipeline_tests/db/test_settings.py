@@ -44,6 +44,23 @@ class TestSettings:
         assert (loaded.business_timezone, loaded.partitions_start.isoformat()) == ("UTC", "2020-01-01")
         assert loaded.home == settings.REPO_ROOT / ".interest-pipeline"
 
+    def test_step_processes_default_to_one_more_than_the_cores(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv(settings.STEP_PROCESSES_ENV, raising=False)
+        monkeypatch.setattr(os, "cpu_count", lambda: 6)
+        assert load_settings().step_processes == 7
+
+    def test_step_processes_can_be_set(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv(settings.STEP_PROCESSES_ENV, "12")
+        assert load_settings().step_processes == 12
+
+    @pytest.mark.parametrize("bad", ["0", "-1", "two", "1.5"])
+    def test_a_bad_step_process_count_fails_at_once(self, monkeypatch: pytest.MonkeyPatch, bad: str) -> None:
+        monkeypatch.setenv(settings.STEP_PROCESSES_ENV, bad)
+        with pytest.raises(
+            ValueError, match=f"INTEREST_STEP_PROCESSES must be a whole number >= 1, got '{bad}'"
+        ):
+            load_settings()
+
     def test_a_misspelt_timezone_fails_at_once(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(settings.TIMEZONE_ENV, "Europe/Londn")
         with pytest.raises(Exception, match="Londn"):

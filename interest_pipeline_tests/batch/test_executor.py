@@ -1,0 +1,83 @@
+"""The chunk steps' executor: forkserver with the right modules preloaded, sized from settings."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from interest_pipeline import settings
+from interest_pipeline.batch.executor import chunk_executor
+from interest_pipeline.settings import REPO_ROOT, sqlalchemy_url
+from interest_pipeline_tests.support.database import fresh_database
+
+# What a forked step process does before its op runs: load the instance from its ref.
+_STEP_START = """
+import json, sys
+import dagster._core.executor.multiprocess, interest_pipeline.accrual.job, interest_pipeline.posting.job
+import interest_pipeline.batch.step_imports
+from dagster._core.instance import DagsterInstance
+from dagster._core.instance.ref import InstanceRef
+ref = InstanceRef.from_dir(sys.argv[1])
+before = set(sys.modules)
+with DagsterInstance.from_ref(ref) as instance:
+    instance.get_runs(limit=1)
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def _config(job_module: str) -> dict[str, object]:
+    resolved = chunk_executor(job_module).apply_config_mapping({})
+    assert resolved.success
+    return resolved.value["config"]  # type: ignore[no-any-return,index]
+
+
+class TestChunkExecutor:
+    def test_forks_from_a_server_with_main_step_imports_and_the_job_preloaded(self) -> None:
+        assert _config("interest_pipeline.posting.job")["start_method"] == {
+            "forkserver": {
+                "preload_modules": [
+                    "__main__",
+                    "interest_pipeline.batch.step_imports",
+                    "interest_pipeline.posting.job",
+                ]
+            }
+        }
+
+    def test_runs_as_many_step_processes_as_the_settings_say(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv(settings.STEP_PROCESSES_ENV, "5")
+        assert _config("interest_pipeline.accrual.job")["max_concurrent"] == 5
+
+    def test_both_jobs_use_it(self) -> None:
+        from interest_pipeline.accrual.job import daily_interest_accrual
+        from interest_pipeline.posting.job import interest_posting
+
+        assert daily_interest_accrual.executor_def.name == "forkserver_multiprocess"
+        assert interest_posting.executor_def.name == "forkserver_multiprocess"
+
+
+class TestStepImports:
+    def test_a_step_process_imports_nothing_more_to_load_the_instance(self, tmp_path: Path) -> None:
+        """Fails when a Dagster upgrade moves what from_ref imports: extend STEP_MODULES."""
+        (tmp_path / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
+        with fresh_database(migrated=False, prefix="ip_test_dagster") as url:
+            env = {
+                **os.environ,
+                settings.DAGSTER_PG_URL_ENV: sqlalchemy_url(url, "psycopg2").render_as_string(
+                    hide_password=False
+                ),
+            }
+            # the first creates Dagster's tables (as the run's first process would), the second is a step
+            for _ in range(2):
+                done = subprocess.run(
+                    [sys.executable, "-c", _STEP_START, str(tmp_path)],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                    check=False,
+                )
+                assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout.splitlines()[-1]) == []
