@@ -53,7 +53,11 @@ def fresh_database(migrated: bool = True, prefix: str = "ip_test") -> Iterator[U
         yield url
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            # and the Dagster storage the CLI makes beside it (settings.dagster_database_url)
+            for database in (name, f"{name}_dagster"):
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+                )
 
 
 def reset_data(url: URL, seeded_config: list[tuple[object, ...]]) -> None:
