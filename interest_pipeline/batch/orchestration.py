@@ -5,9 +5,11 @@ from datetime import date
 
 import dagster as dg
 
+from interest_pipeline.batch.config import load_job_config
 from interest_pipeline.batch.executions import ExecutionRow
 from interest_pipeline.batch.lifecycle import RunState, fail_batch
 from interest_pipeline.resources.database import DatabaseResource
+from interest_pipeline.settings import load_settings
 
 _RUN_STATES = {
     dg.DagsterRunStatus.SUCCESS: "SUCCESS",
@@ -15,6 +17,24 @@ _RUN_STATES = {
     dg.DagsterRunStatus.CANCELED: "CANCELLED",
     dg.DagsterRunStatus.CANCELING: "CANCELLED",
 }
+
+
+def scheduled_run_request(
+    database: DatabaseResource, job_type: str, business_date: date, not_done: str
+) -> dg.RunRequest | dg.SkipReason:
+    """A schedule's run of `business_date` (run key = partition key), or why it is skipped:
+    the date is before the partitions' start, or the job's config row is disabled."""
+    settings = load_settings()
+    if business_date < settings.partitions_start:
+        return dg.SkipReason(f"{business_date} is before the partitions' start {settings.partitions_start}")
+    partition_key = business_date.isoformat()
+    with database.connect() as conn:
+        enabled = load_job_config(conn, job_type).enabled
+    if not enabled:
+        return dg.SkipReason(
+            f"{job_type} is disabled in interest_batch_config (enabled = false); {partition_key} {not_done}"
+        )
+    return dg.RunRequest(run_key=partition_key, partition_key=partition_key)
 
 
 def business_date(context: dg.OpExecutionContext) -> date:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from interest_pipeline.batch.config import load_job_config
+from interest_pipeline.batch.orchestration import scheduled_run_request
 from interest_pipeline.posting.job import interest_posting
 from interest_pipeline.posting.sql import JOB_TYPE
 from interest_pipeline.resources.database import DatabaseResource
@@ -35,14 +35,6 @@ def previous_business_date(tick: datetime, timezone: str) -> date:
 def interest_posting_schedule(
     context: dg.ScheduleEvaluationContext, database: DatabaseResource
 ) -> dg.RunRequest | dg.SkipReason:
-    settings = load_settings()
     tick = context.scheduled_execution_time or datetime.now(UTC)
-    business_date = previous_business_date(tick, settings.business_timezone)
-    if business_date < settings.partitions_start:
-        return dg.SkipReason(f"{business_date} is before the partitions' start {settings.partitions_start}")
-    partition_key = business_date.isoformat()
-    with database.connect() as conn:
-        enabled = load_job_config(conn, JOB_TYPE).enabled
-    if not enabled:
-        return dg.SkipReason(f"{JOB_TYPE} is disabled in interest_batch_config; {partition_key} not posted")
-    return dg.RunRequest(run_key=partition_key, partition_key=partition_key)
+    business_date = previous_business_date(tick, load_settings().business_timezone)
+    return scheduled_run_request(database, JOB_TYPE, business_date, "not posted")
