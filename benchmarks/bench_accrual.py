@@ -17,19 +17,18 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import dagster as dg
 import psutil  # type: ignore[import-untyped]
 import psycopg
+from bench_support import database, postgres_instance
 from psycopg import sql
 from sqlalchemy.engine import URL
 
@@ -38,7 +37,7 @@ from interest_pipeline.accrual.sql import bare_accrual_insert, chunk_parameters
 from interest_pipeline.batch.chunks import MAX_ID, MIN_ID
 from interest_pipeline.data.generate import generate_book
 from interest_pipeline.db import migrate
-from interest_pipeline.settings import DATABASE_URL_ENV, libpq_url, sqlalchemy_url, with_database
+from interest_pipeline.settings import DATABASE_URL_ENV, libpq_url, sqlalchemy_url
 
 START = date(2025, 1, 1)
 DAYS = 31
@@ -127,19 +126,6 @@ class TreeMemory:
         self.peak = max(self.peak, self._sample())
 
 
-@contextmanager
-def fresh_database(server: URL, name: str) -> Iterator[URL]:
-    admin = libpq_url(server.set(database="postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield with_database(server, name)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def empty_outputs(url: URL) -> None:
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(map(sql.Identifier, OUTPUT_TABLES))))
@@ -192,7 +178,7 @@ def run_bare(url: URL, accounts: int) -> Measurement:
 
 def bench(server: URL, accounts: int, arrangements: list[str], dagster_url: URL) -> list[Measurement]:
     name = f"bench_accrual_{accounts}_{uuid.uuid4().hex[:6]}"
-    with fresh_database(server, name) as url:
+    with database(server, name) as url:
         os.environ[DATABASE_URL_ENV] = url.render_as_string(hide_password=False)
         migrate.upgrade(url)
         started = time.perf_counter()
@@ -206,19 +192,8 @@ def bench(server: URL, accounts: int, arrangements: list[str], dagster_url: URL)
             f"{time.perf_counter() - started:.0f} s",
             flush=True,
         )
-        results = []
-        with tempfile.TemporaryDirectory() as home:
-            Path(home, "dagster.yaml").write_text(
-                "storage:\n  postgres:\n    postgres_url:\n      env: BENCH_DAGSTER_PG_URL\n"
-                "telemetry:\n  enabled: false\n"
-            )
-            os.environ["DAGSTER_HOME"] = home
-            os.environ["BENCH_DAGSTER_PG_URL"] = sqlalchemy_url(dagster_url, "psycopg2").render_as_string(
-                hide_password=False
-            )
-            with dg.DagsterInstance.get() as instance:
-                for arrangement in arrangements:
-                    results.append(run_job(url, arrangement, accounts, instance))
+        with postgres_instance(dagster_url) as instance:
+            results = [run_job(url, arrangement, accounts, instance) for arrangement in arrangements]
         results.append(run_bare(url, accounts))
     return results
 
@@ -251,7 +226,7 @@ def main() -> None:
         print("\n".join(lines))
         return
     dagster_db = f"bench_accrual_dagster_{uuid.uuid4().hex[:6]}"
-    with fresh_database(server, dagster_db) as dagster_url:
+    with database(server, dagster_db) as dagster_url:
         measurements = bench(server, sizes[0], arrangements, dagster_url)
     print("\n" + TABLE_HEAD)
     for m in measurements:

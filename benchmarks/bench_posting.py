@@ -23,18 +23,14 @@ Everything that executes runs under the __main__ guard: step processes re-import
 
 import argparse
 import os
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
-from pathlib import Path
 
 import dagster as dg
 import psycopg
-from psycopg import sql
+from bench_support import database, postgres_instance
 from sqlalchemy.engine import URL
 
 from interest_pipeline.batch.config import BatchRunConfig, load_job_config, merge_config
@@ -42,7 +38,7 @@ from interest_pipeline.data.generate import generate_book
 from interest_pipeline.db import migrate
 from interest_pipeline.posting.job import reconstructable_posting_job
 from interest_pipeline.posting.sql import DUE_PREDICATE, JOB_TYPE, plan_chunks
-from interest_pipeline.settings import DATABASE_URL_ENV, libpq_url, sqlalchemy_url, with_database
+from interest_pipeline.settings import DATABASE_URL_ENV, libpq_url, sqlalchemy_url
 
 START = date(2025, 1, 1)
 DAYS = 31
@@ -146,26 +142,6 @@ SELECT count(*), sum(gross), sum(tax), sum(net), sum(carry_out), sum(written_off
 """
 
 
-@contextmanager
-def database(server: URL, name: str, template: str | None = None) -> Iterator[URL]:
-    admin = libpq_url(server.set(database="postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        if template:
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                    sql.Identifier(name), sql.Identifier(template)
-                )
-            )
-        else:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield with_database(server, name)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def timed(label: str, started: float) -> float:
     seconds = time.perf_counter() - started
     print(f"  {label}: {seconds:.1f} s", flush=True)
@@ -192,24 +168,15 @@ def prepare(url: URL, accounts: int) -> int:
 
 def run_job(url: URL, dagster_url: URL) -> tuple[float, tuple[object, ...]]:
     os.environ[DATABASE_URL_ENV] = url.render_as_string(hide_password=False)
-    with tempfile.TemporaryDirectory() as home:
-        Path(home, "dagster.yaml").write_text(
-            "storage:\n  postgres:\n    postgres_url:\n      env: BENCH_DAGSTER_PG_URL\n"
-            "telemetry:\n  enabled: false\n"
+    with postgres_instance(dagster_url) as instance:
+        started = time.perf_counter()
+        result = dg.execute_job(
+            dg.reconstructable(reconstructable_posting_job),
+            instance=instance,
+            tags={"dagster/partition": POSTING_DATE.isoformat()},
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
-        os.environ["DAGSTER_HOME"] = home
-        os.environ["BENCH_DAGSTER_PG_URL"] = sqlalchemy_url(dagster_url, "psycopg2").render_as_string(
-            hide_password=False
-        )
-        with dg.DagsterInstance.get() as instance:
-            started = time.perf_counter()
-            result = dg.execute_job(
-                dg.reconstructable(reconstructable_posting_job),
-                instance=instance,
-                tags={"dagster/partition": POSTING_DATE.isoformat()},
-                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            )
-            seconds = timed("posting job", started)
+        seconds = timed("posting job", started)
     if not result.success:
         raise SystemExit(f"posting run {result.run_id} failed")
     with psycopg.connect(libpq_url(url)) as conn:
