@@ -103,10 +103,11 @@ amounts AS (
 )
 INSERT INTO interest_postings (account_id, posting_date, idempotency_key, currency, carry_in, accrued,
     gross, carry_out, tax, net, withholding_tax_rate, is_final, written_off, accrual_count,
-    first_accrual_date, last_accrual_date, execution_id)
+    first_accrual_date, last_accrual_date, execution_id, made_on)
 SELECT id, %(business_date)s::date, 'INT-CAP-' || id || %(key_suffix)s, currency, carry_in, accrued,
        gross, carry_in + accrued - gross, tax, gross - tax, withholding_tax_rate, is_final,
-       CASE WHEN is_final THEN carry_in + accrued - gross ELSE 0 END, n, first_date, last_date, 'floor'
+       CASE WHEN is_final THEN carry_in + accrued - gross ELSE 0 END, n, first_date, last_date, 'floor',
+       %(business_date)s::date
   FROM amounts
  CROSS JOIN LATERAL (SELECT round_half_even(gross * withholding_tax_rate * 0.01, minor_units) AS tax) t
 ON CONFLICT (idempotency_key) DO NOTHING

@@ -168,6 +168,7 @@ class InterestPosting(Base):
         CheckConstraint("gross = accrued + carry_in - carry_out", name="carry_reconciles"),
         CheckConstraint("abs(carry_in) <= 0.5 AND abs(carry_out) <= 0.5", name="carry_below_one_unit"),
         CheckConstraint("is_final OR written_off = 0", name="write_off_only_when_final"),
+        CheckConstraint("made_on >= posting_date", name="made_on_or_after_posting_date"),
         Index(None, "account_id", "posting_date"),
         Index(None, "posting_date"),
     )
@@ -191,6 +192,9 @@ class InterestPosting(Base):
     first_accrual_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     last_accrual_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     execution_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The business date of the posting run that made it: posting_date, or later for a posting
+    # blocked on posting_date and made by the first posting run after its repair (spec section 3).
+    made_on: Mapped[date] = mapped_column(Date, nullable=False)
     created_at: Mapped[datetime] = timestamp_now()
 
 
@@ -335,7 +339,7 @@ class InterestBatchExecution(Base):
 
 
 class InterestBatchAccountResult(Base):
-    """One row per account an execution processed: success, skip with reason, or failure.
+    """One row per account and date an execution processed: success, skip with reason, or failure.
 
     A log written a million rows a day, so it carries only the keys its readers need: no
     surrogate id, and no per-row foreign key to `accounts` (an input that may be a view onto
@@ -358,12 +362,21 @@ class InterestBatchAccountResult(Base):
             "status",
             postgresql_where=text("status <> 'SUCCESS'"),
         ),
+        # Where every posting run looks for the postings owed from earlier due dates.
+        Index(
+            "ix_interest_batch_account_result_failed_postings",
+            "account_id",
+            "business_date",
+            postgresql_where=text("job_type = 'interest_posting' AND status = 'FAILED'"),
+        ),
     )
 
     execution_id: Mapped[str] = mapped_column(Text, primary_key=True)
     account_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     job_type: Mapped[str] = mapped_column(Text, nullable=False)
-    business_date: Mapped[date] = mapped_column(Date, nullable=False)
+    # The date the result is about: the run's business date, except for a posting owed from an
+    # earlier due date P, whose result (made, or still blocked) carries P. Hence part of the key.
+    business_date: Mapped[date] = mapped_column(Date, primary_key=True)
     status: Mapped[str] = mapped_column(Text, nullable=False)
     # Accrual: the amount accrued; posting: the gross posted.
     amount: Mapped[Decimal | None] = mapped_column(Carry, nullable=True)

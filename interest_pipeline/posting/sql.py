@@ -305,12 +305,13 @@ INSERT_POSTINGS_SQL = f"""
 WITH inserted AS (
     INSERT INTO interest_postings (account_id, posting_date, idempotency_key, currency, carry_in, accrued,
         gross, carry_out, tax, net, withholding_tax_rate, is_final, written_off, accrual_count,
-        first_accrual_date, last_accrual_date, execution_id)
+        first_accrual_date, last_accrual_date, execution_id, made_on)
     SELECT c.account_id, %(business_date)s::date, c.idempotency_key, c.currency, c.carry_in, c.accrued,
            amounts.gross, c.carry_in + c.accrued - amounts.gross, amounts.tax, amounts.gross - amounts.tax,
            c.withholding_tax_rate, c.is_final,
            CASE WHEN c.is_final THEN c.carry_in + c.accrued - amounts.gross ELSE 0 END,
-           c.accrual_count, c.first_accrual_date, c.last_accrual_date, %(execution_id)s
+           c.accrual_count, c.first_accrual_date, c.last_accrual_date, %(execution_id)s,
+           %(run_date)s::date
       FROM {CANDIDATES_TABLE} c
      CROSS JOIN LATERAL (SELECT round_half_even(c.carry_in + c.accrued, c.minor_units) AS gross) g
      CROSS JOIN LATERAL (
@@ -378,6 +379,7 @@ def chunk_parameters(task: ChunkTask) -> dict[str, Any]:
     return {
         **scope_parameters(task.business_date, task.config),
         "execution_id": task.execution_id,
+        "run_date": task.business_date,
         "first_id": task.chunk.first_id,
         "last_id": task.chunk.last_id,
         "key_suffix": f"-{task.business_date:%Y-%m}",

@@ -27,9 +27,9 @@ def _capitalize(conn: psycopg.Connection, account_id: int, day: date) -> None:
     gross = round(amount, 2)
     posting_id = conn.execute(
         "INSERT INTO interest_postings (account_id, posting_date, idempotency_key, currency, carry_in, accrued,"
-        " gross, carry_out, tax, net, withholding_tax_rate, accrual_count)"
-        " VALUES (%s, %s, %s, 'USD', 0, %s, %s, %s, 0, %s, 0, 1) RETURNING id",
-        (account_id, day, f"INT-CAP-{account_id}-{day:%Y-%m}", amount, gross, amount - gross, gross),
+        " gross, carry_out, tax, net, withholding_tax_rate, accrual_count, made_on)"
+        " VALUES (%s, %s, %s, 'USD', 0, %s, %s, %s, 0, %s, 0, 1, %s) RETURNING id",
+        (account_id, day, f"INT-CAP-{account_id}-{day:%Y-%m}", amount, gross, amount - gross, gross, day),
     ).fetchone()[0]  # type: ignore[index]
     conn.execute(
         "UPDATE interest_accruals SET status = 'CAPITALIZED', capitalization_date = %s, posting_id = %s"

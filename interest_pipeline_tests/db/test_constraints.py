@@ -21,8 +21,9 @@ ACCOUNT = (
 BALANCE = "INSERT INTO account_balances VALUES (1, '2025-01-01', 100.0000)"
 POSTING = (
     "INSERT INTO interest_postings (id, account_id, posting_date, idempotency_key, currency, carry_in, accrued,"
-    " gross, carry_out, tax, net, withholding_tax_rate, accrual_count)"
-    " VALUES (1, 1, '2025-01-31', 'INT-CAP-1-2025-01', 'USD', 0, 8.4931506837, 8.49, 0.0031506837, 1.27, 7.22, 15, 31)"
+    " gross, carry_out, tax, net, withholding_tax_rate, accrual_count, made_on)"
+    " VALUES (1, 1, '2025-01-31', 'INT-CAP-1-2025-01', 'USD', 0, 8.4931506837, 8.49, 0.0031506837, 1.27, 7.22, 15, 31,"
+    " '2025-01-31')"
 )
 EXECUTION = (
     "INSERT INTO interest_batch_execution (id, job_type, business_date, trigger, status, account_types)"
@@ -35,6 +36,7 @@ def posting(**overrides: str) -> str:
         "id": "2",
         "account_id": "1",
         "posting_date": "'2025-02-28'",
+        "made_on": "'2025-02-28'",
         "idempotency_key": "'INT-CAP-1-2025-02'",
         "currency": "'USD'",
         "carry_in": "0",
