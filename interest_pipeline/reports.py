@@ -7,6 +7,8 @@ from decimal import Decimal
 import psycopg
 from tabulate import tabulate
 
+from interest_pipeline.posting.sql import WaitingPosting
+
 
 @dataclass(frozen=True)
 class Table:
@@ -98,3 +100,26 @@ def summary(conn: psycopg.Connection, start: date | None = None, end: date | Non
             _text(executions),
         ),
     ]
+
+
+def waiting_postings_table(waiting: list[WaitingPosting], next_run_date: date) -> Table:
+    """The postings owed from earlier due dates, and what each still needs."""
+    rows: list[tuple[object, ...]] = [
+        (
+            w.account_id,
+            w.account_number,
+            w.due_date,
+            w.idempotency_key,
+            "final" if w.is_final else "period end",
+            w.accrued,
+            f"blocked: re-accrue {w.blocked_reason.split(': ', 1)[-1]}"
+            if w.blocked_reason
+            else f"ready: made by the posting run of {next_run_date} or any later date",
+        )
+        for w in waiting
+    ]
+    return Table(
+        f"Postings waiting (as the posting run of {next_run_date} would find them)",
+        ("account", "number", "due date", "key", "posting", "accrued", "state"),
+        _text(rows),
+    )

@@ -1,5 +1,6 @@
 """`post` and `run`: real Dagster runs of the posting job (and, for `run`, the accrual before it)."""
 
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -77,6 +78,41 @@ def run(start: Any, end: Any, batch_size: int | None) -> None:
         raise click.ClickException(str(failed)) from failed
 
 
+@click.command()
+@click.option(
+    "--next-run",
+    type=DATE,
+    default=None,
+    help="Business date R of the posting run to ask about (default: the day after the latest posting run).",
+)
+@click.option("--account-id", "account_ids", type=int, multiple=True, help="Only this account (repeatable).")
+def blocked(next_run: Any, account_ids: tuple[int, ...]) -> None:
+    """List the postings owed from earlier due dates: blocked by incomplete accruals, or ready.
+
+    Each line is one account and due date P whose posting was not made on P: the dates to
+    re-accrue before it can be made, or "ready" when they are done, in which case the next
+    posting run (of any date after P) makes it as P's posting. Writes nothing.
+    """
+    from interest_pipeline.db.engine import raw_connection
+    from interest_pipeline.posting.sql import latest_posting_date, waiting_postings
+    from interest_pipeline.reports import waiting_postings_table
+
+    with raw_connection() as conn:
+        if next_run is not None:
+            run_date = next_run.date()
+        else:
+            latest = latest_posting_date(conn)
+            if latest is None:
+                click.echo("No posting run yet: nothing is waiting.")
+                return
+            run_date = latest + timedelta(days=1)
+        waiting = waiting_postings(conn, run_date, list(account_ids) or None)
+    click.echo(waiting_postings_table(waiting, run_date).render())
+    ready = sum(1 for w in waiting if w.blocked_reason is None)
+    click.echo(f"\n{len(waiting)} posting(s) waiting: {len(waiting) - ready} blocked, {ready} ready")
+
+
 def register_posting_commands(group: click.Group) -> None:
     group.add_command(post)
     group.add_command(run)
+    group.add_command(blocked)

@@ -27,9 +27,21 @@ def is_final_posting(p: date, *, maturity_date: date | None, closed_on: date | N
     return p in (maturity_date, closed_on)
 
 
+def ended_on(*, maturity_date: date | None, closed_on: date | None) -> date | None:
+    """The day the account's life ends (the earlier of maturity and closure), if it does."""
+    ends = [d for d in (maturity_date, closed_on) if d is not None]
+    return min(ends) if ends else None
+
+
 def posting_due(
     frequency: PostingFrequency, p: date, *, maturity_date: date | None, closed_on: date | None
 ) -> bool:
-    return is_period_end(frequency, p, maturity_date) or is_final_posting(
+    """Due on P: P ends one of the account's posting periods, or the account ends on P.
+
+    A period end after the account ended is none of its periods: the final posting is its last.
+    """
+    end = ended_on(maturity_date=maturity_date, closed_on=closed_on)
+    in_life = end is None or p <= end
+    return (in_life and is_period_end(frequency, p, maturity_date)) or is_final_posting(
         p, maturity_date=maturity_date, closed_on=closed_on
     )

@@ -68,6 +68,8 @@ def post_chunk(
             "accounts_processed": totals.processed,
             "accounts_failed": totals.failed,
             "journal_lines": totals.journal_lines,
+            "late_postings_made": totals.late_posted,
+            "late_postings_blocked": totals.late_blocked,
             **totals_metadata(dict(totals.posted)),
         }
     )
@@ -78,7 +80,11 @@ def post_chunk(
 def close_posting(
     context: dg.OpExecutionContext, totals: list[sql.PostingChunkTotals], database: DatabaseResource
 ) -> dg.Output[str]:
-    """Close the execution: SUCCESS, or PARTIAL when some accounts failed; totals per currency."""
+    """Close the execution: SUCCESS, or PARTIAL when some accounts failed; totals per currency.
+
+    Postings still blocked count as failed accounts, so a run that leaves an owed posting
+    waiting ends PARTIAL, as the run that first blocked it did.
+    """
     row = finish_batch(database, context.run_id)
     posted = sql.add_totals(*(t.posted for t in totals))
     context.log.info(
@@ -89,5 +95,8 @@ def close_posting(
         **execution_metadata(row),
         **totals_metadata(posted),
         "journal_lines": dg.MetadataValue.int(sum(t.journal_lines for t in totals)),
+        # Postings owed from earlier due dates (blocked then): made by this run, and still waiting.
+        "late_postings_made": dg.MetadataValue.int(sum(t.late_posted for t in totals)),
+        "late_postings_blocked": dg.MetadataValue.int(sum(t.late_blocked for t in totals)),
     }
     return dg.Output(row.status, metadata=metadata)

@@ -15,9 +15,10 @@ from typing import Any, Protocol
 
 import psycopg
 
-from interest_pipeline.batch.chunks import Chunk, ChunkTask, contiguous_chunks, failed_first
+from interest_pipeline.batch.chunks import MAX_ID, MIN_ID, Chunk, ChunkTask, contiguous_chunks, failed_first
 from interest_pipeline.batch.config import EffectiveConfig
 from interest_pipeline.batch.executions import ChunkTotals, account_results_insert, account_status_upsert
+from interest_pipeline.domain.enums import AccountType
 from interest_pipeline.resources.ledger import PostedChunk
 
 JOB_TYPE = "interest_posting"
@@ -30,6 +31,7 @@ INCOMPLETE_ACCRUALS = "INCOMPLETE_ACCRUALS"
 
 CANDIDATES_TABLE = "posting_chunk_candidates"
 POSTED_TABLE = "posting_chunk_posted"
+OWED_TABLE = "posting_chunk_owed"
 
 
 class Ledger(Protocol):
@@ -72,30 +74,98 @@ class PostingChunkTotals(ChunkTotals):
 
     journal_lines: int = 0
     posted: Mapping[str, CurrencyTotals] = field(default_factory=dict)
+    # Postings owed from earlier due dates: made late by this chunk, and still blocked.
+    late_posted: int = 0
+    late_blocked: int = 0
 
 
-# Spec §3 "due on P", over accounts a joined with interest_products p; %(business_date)s is P.
-# P is a month's last day exactly when P + 1 is a month's first.
-DUE_PREDICATE = """
+def due_on(day: str) -> str:
+    """Spec §3 "due on P", over accounts a joined with interest_products p, P being the SQL date `day`.
+
+    P is a month's last day exactly when P + 1 is a month's first. A period end after the account
+    ended (closed or matured) is not one of its periods: its last posting is the final one, on the
+    day it ended, even when that posting is made late (see OWED_SQL).
+    """
+    return f"""
 (
-    (extract(day FROM %(business_date)s::date + 1) = 1 AND CASE p.posting_frequency
+    (extract(day FROM {day} + 1) = 1
+     AND coalesce({day} <= least(a.closed_on, a.maturity_date), true)
+     AND CASE p.posting_frequency
         WHEN 'MONTHLY' THEN true
-        WHEN 'QUARTERLY' THEN extract(month FROM %(business_date)s::date) IN (3, 6, 9, 12)
-        WHEN 'SEMI_ANNUAL' THEN extract(month FROM %(business_date)s::date) IN (6, 12)
-        WHEN 'ANNUAL' THEN extract(month FROM %(business_date)s::date) = 12
+        WHEN 'QUARTERLY' THEN extract(month FROM {day}) IN (3, 6, 9, 12)
+        WHEN 'SEMI_ANNUAL' THEN extract(month FROM {day}) IN (6, 12)
+        WHEN 'ANNUAL' THEN extract(month FROM {day}) = 12
         ELSE false
     END)
-    OR a.maturity_date = %(business_date)s::date
-    OR a.closed_on = %(business_date)s::date
+    OR a.maturity_date = {day}
+    OR a.closed_on = {day}
 )
 """
+
+
+DUE_PREDICATE = due_on("%(business_date)s::date")
 
 SCOPE_PREDICATE = """
 p.account_type = ANY (%(account_types)s::text[])
 AND (%(account_ids)s::bigint[] IS NULL OR a.id = ANY (%(account_ids)s::bigint[]))
 """
 
+# Postings owed from earlier due dates P < R (R = %(run_date)s, the run's business date), for the
+# accounts of id range [%(first_id)s, %(last_id)s] in the run's scope (spec §3: "the first posting run
+# after the dates are repaired includes them"). A posting is owed when no posting exists under P's
+# key, none of the account's postings is dated after P (a later posting's carry already moved on),
+# the account is still due on P by today's account data, and either
+# - it was blocked: the latest posting result for (account, P) is FAILED, or
+# - P is the day the account ended (closed or matured) and ACCRUED rows up to P remain: the final
+#   posting, which no later date can stand in for (period ends after the end are not due).
+# Whether its accruals are complete now is checked when it is posted, as for any due account.
+OWED_SQL = f"""
+WITH blocked AS MATERIALIZED (
+    SELECT DISTINCT r.account_id, r.business_date AS due_date
+      FROM interest_batch_account_result r
+     WHERE r.job_type = '{JOB_TYPE}' AND r.status = 'FAILED'
+       AND r.business_date < %(run_date)s::date
+       AND r.account_id BETWEEN %(first_id)s AND %(last_id)s
+),
+ended AS MATERIALIZED (
+    SELECT a.id AS account_id, least(a.closed_on, a.maturity_date) AS due_date
+      FROM accounts a
+     WHERE a.id BETWEEN %(first_id)s AND %(last_id)s
+       AND least(a.closed_on, a.maturity_date) < %(run_date)s::date
+       AND NOT EXISTS (
+           SELECT 1 FROM interest_postings made
+            WHERE made.idempotency_key
+                  = 'INT-CAP-' || a.id::text || to_char(least(a.closed_on, a.maturity_date), '-YYYY-MM'))
+),
+owed AS (
+    SELECT b.account_id, b.due_date, true AS was_blocked FROM blocked b
+    UNION ALL
+    SELECT e.account_id, e.due_date, false FROM ended e
+     WHERE EXISTS (SELECT 1 FROM interest_accruals ia
+                    WHERE ia.account_id = e.account_id AND ia.status = 'ACCRUED'
+                      AND ia.accrual_date <= e.due_date)
+       AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.account_id = e.account_id AND b.due_date = e.due_date)
+)
+SELECT o.account_id, o.due_date
+  FROM owed o
+  JOIN accounts a ON a.id = o.account_id
+  JOIN interest_products p ON p.code = a.product_code
+ WHERE {SCOPE_PREDICATE} AND {due_on("o.due_date")}
+   AND NOT EXISTS (
+       SELECT 1 FROM interest_postings made
+        WHERE made.idempotency_key = 'INT-CAP-' || o.account_id::text || to_char(o.due_date, '-YYYY-MM'))
+   AND NOT EXISTS (
+       SELECT 1 FROM interest_postings later
+        WHERE later.account_id = o.account_id AND later.posting_date > o.due_date)
+   AND (NOT o.was_blocked OR (
+       SELECT r.status FROM interest_batch_account_result r
+        WHERE r.account_id = o.account_id AND r.job_type = '{JOB_TYPE}' AND r.business_date = o.due_date
+        ORDER BY r.created_at DESC, r.execution_id DESC
+        LIMIT 1) = 'FAILED')
+"""
+
 PLAN_CHUNKS_SQL = f"""
+WITH owed AS MATERIALIZED ({OWED_SQL})
 SELECT n, min(id), count(*), bool_or(failed_last_time)
   FROM (SELECT a.id, (row_number() OVER (ORDER BY a.id) - 1) / %(batch_size)s AS n,
                failed.account_id IS NOT NULL AS failed_last_time
@@ -104,7 +174,8 @@ SELECT n, min(id), count(*), bool_or(failed_last_time)
           LEFT JOIN interest_batch_account_status failed
                  ON failed.account_id = a.id AND failed.job_type = '{JOB_TYPE}'
                 AND failed.last_status = 'FAILED'
-         WHERE {SCOPE_PREDICATE} AND {DUE_PREDICATE}) due
+         WHERE {SCOPE_PREDICATE}
+           AND ({DUE_PREDICATE} OR a.id IN (SELECT account_id FROM owed))) due
  GROUP BY n
  ORDER BY n
 """
@@ -113,21 +184,29 @@ SELECT n, min(id), count(*), bool_or(failed_last_time)
 def scope_parameters(business_date: date, config: EffectiveConfig) -> dict[str, Any]:
     return {
         "business_date": business_date,
+        "run_date": business_date,
         "account_types": list(config.account_types),
         "account_ids": list(config.account_ids) if config.account_ids is not None else None,
     }
 
 
 def plan_chunks(conn: psycopg.Connection, business_date: date, config: EffectiveConfig) -> list[Chunk]:
-    """The accounts due on P cut into id ranges of at most batch_size of them.
+    """The accounts due on P, or owing a posting of an earlier date, cut into id ranges of at most
+    batch_size of them.
 
-    Unlike the accrual's plan, only due accounts count, so a day when nothing is due is one
+    Unlike the accrual's plan, only those accounts count, so a day when nothing is due is one
     empty chunk rather than the whole book's. The ranges are open-ended and contiguous like the
     accrual's (the chunk statement re-applies the due rule inside its range), and chunks holding
     an account whose latest posting result FAILED go first when the config says so.
     """
     rows = conn.execute(
-        PLAN_CHUNKS_SQL, {**scope_parameters(business_date, config), "batch_size": config.batch_size}
+        PLAN_CHUNKS_SQL,
+        {
+            **scope_parameters(business_date, config),
+            "batch_size": config.batch_size,
+            "first_id": MIN_ID,
+            "last_id": MAX_ID,
+        },
     ).fetchall()
     chunks = contiguous_chunks([(int(first), int(count)) for _, first, count, _ in rows])
     if not config.process_failed_first:
@@ -155,8 +234,9 @@ CREATE TEMP TABLE {CANDIDATES_TABLE} (
 ) ON COMMIT DROP
 """
 
-# The due accounts of the chunk with what their posting needs: the previous posting's carry and
-# the sum of the ACCRUED rows up to P. Postings already made under the key are flagged, not redone.
+# The due accounts of the chunk (in a late pass: those owing P's posting) with what their posting
+# needs: the previous posting's carry and the sum of the ACCRUED rows up to P. Postings already made
+# under the key are flagged, not redone.
 FILL_CANDIDATES_SQL = f"""
 INSERT INTO {CANDIDATES_TABLE} (account_id, account_type, currency, minor_units, withholding_tax_rate,
     is_final, idempotency_key, already_posted, prev_posting_date, carry_in, accrued, accrual_count,
@@ -173,7 +253,11 @@ SELECT due.id, due.account_type, due.currency, due.minor_units, due.withholding_
           FROM accounts a
           JOIN interest_products p ON p.code = a.product_code
           JOIN currencies c ON c.code = a.currency
-         WHERE a.id BETWEEN %(first_id)s AND %(last_id)s AND {SCOPE_PREDICATE} AND {DUE_PREDICATE}) due
+         WHERE a.id BETWEEN %(first_id)s AND %(last_id)s AND {SCOPE_PREDICATE} AND {DUE_PREDICATE}
+           -- a late posting of P: only the accounts that owe P's posting
+           AND (NOT %(owed_only)s
+                OR a.id IN (SELECT o.account_id FROM {OWED_TABLE} o
+                             WHERE o.due_date = %(business_date)s::date))) due
   LEFT JOIN LATERAL (
         SELECT ip.posting_date, ip.carry_out FROM interest_postings ip
          WHERE ip.account_id = due.id AND ip.posting_date < %(business_date)s::date
@@ -375,23 +459,81 @@ SELECT currency, count(*), sum(gross), sum(tax), sum(net)
 """
 
 
-def chunk_parameters(task: ChunkTask) -> dict[str, Any]:
+CREATE_OWED_SQL = f"""
+CREATE TEMP TABLE {OWED_TABLE} ON COMMIT DROP AS {OWED_SQL}
+"""
+
+
+def pass_parameters(
+    scope: dict[str, Any], run_date: date, due_date: date | None, first_id: int, last_id: int
+) -> dict[str, Any]:
+    """The statements' parameters for one pass over an id range: the run's own date R, or an owed P."""
+    day = due_date or run_date
     return {
-        **scope_parameters(task.business_date, task.config),
+        **scope,
+        "run_date": run_date,
+        "business_date": day,
+        "owed_only": due_date is not None,
+        "first_id": first_id,
+        "last_id": last_id,
+        "key_suffix": f"-{day:%Y-%m}",
+    }
+
+
+def chunk_parameters(task: ChunkTask, due_date: date | None = None) -> dict[str, Any]:
+    return {
+        **pass_parameters(
+            scope_parameters(task.business_date, task.config),
+            task.business_date,
+            due_date,
+            task.chunk.first_id,
+            task.chunk.last_id,
+        ),
         "execution_id": task.execution_id,
-        "run_date": task.business_date,
-        "first_id": task.chunk.first_id,
-        "last_id": task.chunk.last_id,
-        "key_suffix": f"-{task.business_date:%Y-%m}",
     }
 
 
 def post_chunk(conn: psycopg.Connection, task: ChunkTask, ledger: Ledger) -> PostingChunkTotals:
-    """Post the chunk's accounts due on P inside the caller's transaction (or a savepoint of it).
+    """Post the chunk inside the caller's transaction (or a savepoint of it): first the postings its
+    accounts owe from earlier due dates, oldest first (each carries into the next), then R's own.
 
-    Everything here, the ledger's journals included, commits or rolls back with that transaction.
+    A late posting is the posting of its due date P in everything but `made_on`: P's key, the
+    ACCRUED rows up to P, the carry of the posting before it, value date P, final and written off
+    as on P. Everything here, the ledger's journals included, commits or rolls back together.
     """
-    params = chunk_parameters(task)
+    with conn.transaction():
+        conn.execute(CREATE_OWED_SQL, chunk_parameters(task))
+        owed_dates = [
+            row[0] for row in conn.execute(f"SELECT DISTINCT due_date FROM {OWED_TABLE} ORDER BY 1")
+        ]
+        late = [post_due_date(conn, task, ledger, chunk_parameters(task, p)) for p in owed_dates]
+        own = post_due_date(conn, task, ledger, chunk_parameters(task))
+        conn.execute(f"DROP TABLE {OWED_TABLE}")
+    return combine_totals(own, late)
+
+
+def combine_totals(own: PostingChunkTotals, late: list[PostingChunkTotals]) -> PostingChunkTotals:
+    """One chunk's totals over its passes; the late passes' made and still blocked are counted apart."""
+    parts = [own, *late]
+    posted = add_totals(*(p.posted for p in parts))
+    return PostingChunkTotals(
+        processed=sum(p.processed for p in parts),
+        succeeded=sum(p.succeeded for p in parts),
+        skipped=sum(p.skipped for p in parts),
+        failed=sum(p.failed for p in parts),
+        amounts={currency: t.gross for currency, t in posted.items()},
+        journal_lines=sum(p.journal_lines for p in parts),
+        posted=posted,
+        late_posted=sum(p.succeeded for p in late),
+        late_blocked=sum(p.failed for p in late),
+    )
+
+
+def post_due_date(
+    conn: psycopg.Connection, task: ChunkTask, ledger: Ledger, params: dict[str, Any]
+) -> PostingChunkTotals:
+    """One pass: the chunk's candidates for one due date, posted set-based."""
+    day: date = params["business_date"]
     with conn.transaction():
         conn.execute(CREATE_CANDIDATES_SQL)
         if conn.execute(FILL_CANDIDATES_SQL, params).rowcount == 0:
@@ -405,10 +547,10 @@ def post_chunk(conn: psycopg.Connection, task: ChunkTask, ledger: Ledger) -> Pos
         mismatch = conn.execute(CAPITALIZE_SQL, params).fetchone()
         if mismatch and mismatch[0]:
             raise AccrualsChangedError(
-                f"{mismatch[0]} postings of {task.business_date} (first: account {mismatch[1]}) no longer"
+                f"{mismatch[0]} postings of {day} (first: account {mismatch[1]}) no longer"
                 " match their ACCRUED rows; the chunk was rolled back"
             )
-        lines = ledger.post_journals(conn, PostedChunk(POSTED_TABLE, task.business_date, task.execution_id))
+        lines = ledger.post_journals(conn, PostedChunk(POSTED_TABLE, day, task.execution_id))
         counts = {status: int(n) for status, n in conn.execute(RESULTS_SQL, params).fetchall()}
         posted = {
             currency.strip(): CurrencyTotals(int(n), gross, tax, net)
@@ -425,3 +567,64 @@ def post_chunk(conn: psycopg.Connection, task: ChunkTask, ledger: Ledger) -> Pos
         journal_lines=lines,
         posted=posted,
     )
+
+
+@dataclass(frozen=True)
+class WaitingPosting:
+    """A posting owed from an earlier due date, as the next posting run would find it."""
+
+    account_id: int
+    account_number: str
+    due_date: date
+    idempotency_key: str
+    is_final: bool
+    accrued: Decimal | None
+    # The dates still to repair ("INCOMPLETE_ACCRUALS: missing ...; failed ..."), or None when
+    # its accruals are complete now and the next posting run will make it.
+    blocked_reason: str | None
+
+
+WAITING_SQL = f"""
+SELECT c.account_id, a.account_number, %(business_date)s::date, c.idempotency_key, c.is_final, c.accrued,
+       c.blocked_reason
+  FROM {CANDIDATES_TABLE} c
+  JOIN accounts a ON a.id = c.account_id
+ WHERE NOT c.already_posted AND (c.accrual_count > 0 OR c.blocked_reason IS NOT NULL)
+ ORDER BY c.account_id
+"""
+
+
+def waiting_postings(
+    conn: psycopg.Connection, next_run_date: date, account_ids: list[int] | None = None
+) -> list[WaitingPosting]:
+    """The postings a posting run of `next_run_date` owes from earlier due dates, oldest first.
+
+    Runs the posting's own owed and completeness statements in a transaction that is rolled
+    back, so what it reports is exactly what that run would decide, and it writes nothing.
+    """
+    scope = {
+        "account_types": [t.value for t in AccountType],
+        "account_ids": account_ids,
+    }
+    waiting: list[WaitingPosting] = []
+    with conn.transaction(force_rollback=True):
+        conn.execute(CREATE_OWED_SQL, pass_parameters(scope, next_run_date, None, MIN_ID, MAX_ID))
+        owed_dates = [
+            row[0] for row in conn.execute(f"SELECT DISTINCT due_date FROM {OWED_TABLE} ORDER BY 1")
+        ]
+        for due_date in owed_dates:
+            params = pass_parameters(scope, next_run_date, due_date, MIN_ID, MAX_ID)
+            conn.execute(CREATE_CANDIDATES_SQL)
+            conn.execute(FILL_CANDIDATES_SQL, params)
+            conn.execute(BLOCKED_SQL, params)
+            waiting += [WaitingPosting(*row) for row in conn.execute(WAITING_SQL, params).fetchall()]
+            conn.execute(f"DROP TABLE {CANDIDATES_TABLE}")
+    return waiting
+
+
+def latest_posting_date(conn: psycopg.Connection) -> date | None:
+    """The business date of the latest posting run, whatever its status."""
+    row = conn.execute(
+        f"SELECT max(business_date) FROM interest_batch_execution WHERE job_type = '{JOB_TYPE}'"
+    ).fetchone()
+    return row[0] if row else None

@@ -181,8 +181,9 @@ class TestDue:
             (date(2024, 1, 31), {1, 10, 11}),
             (date(2024, 2, 29), {1, 10, 11}),
             (date(2024, 3, 31), {1, 2, 10, 11}),
-            (date(2024, 6, 30), {1, 2, 3, 10, 11}),
-            (date(2024, 12, 31), {1, 2, 3, 4, 10, 11}),
+            # a period end after maturity (10: May 10) or closure (11: Sep 17) is none of its periods
+            (date(2024, 6, 30), {1, 2, 3, 11}),
+            (date(2024, 12, 31), {1, 2, 3, 4}),
             (date(2024, 8, 15), {5}),
             (date(2024, 5, 10), {10}),
             (date(2024, 9, 17), {11}),
@@ -371,12 +372,11 @@ class TestFinalPosting:
         ).fetchall() == [(JAN_31, False, 31), (date(2025, 2, 10), True, 9)]
         assert db_postings(conn) == oracle_postings(book.simulate(JAN_1, FEB_28))
 
-    def test_month_end_after_closure_in_the_same_month_is_already_posted(
-        self, conn: psycopg.Connection
-    ) -> None:
+    def test_month_end_after_closure_is_not_due(self, conn: psycopg.Connection) -> None:
         book = simple_book(conn, {"currency": "USD", "closed_on": date(2025, 2, 10)})
         run_days(conn, book, JAN_1, FEB_28)
-        assert account_results(conn, FEB_28) == {1: ("SKIPPED", posting_sql.ALREADY_POSTED)}
+        post_day(conn, FEB_28)
+        assert account_results(conn, FEB_28) == {}
 
     def test_at_maturity_product_posts_only_at_maturity(self, conn: psycopg.Connection) -> None:
         book = Book()
@@ -477,7 +477,7 @@ class TestCompleteness:
         post_day(conn, JAN_31)
         assert db_postings(conn) == oracle_postings(book.simulate(JAN_1, JAN_31))
 
-    def test_next_due_date_after_repair_takes_the_old_accruals(
+    def test_next_due_date_after_repair_makes_the_blocked_posting_first(
         self, conn: psycopg.Connection, book: Book
     ) -> None:
         self.accrue_january_except(conn, book, date(2025, 1, 14))
@@ -485,8 +485,13 @@ class TestCompleteness:
         accrue_days(conn, book, [date(2025, 1, 14), *days(date(2025, 2, 1), FEB_28)])
         post_day(conn, FEB_28)
         assert conn.execute(
-            "SELECT posting_date, accrual_count, first_accrual_date FROM interest_postings WHERE account_id = 1"
-        ).fetchall() == [(FEB_28, 59, JAN_1)]
+            "SELECT posting_date, made_on, accrual_count, first_accrual_date, idempotency_key"
+            " FROM interest_postings WHERE account_id = 1 ORDER BY posting_date"
+        ).fetchall() == [
+            (JAN_31, FEB_28, 31, JAN_1, "INT-CAP-1-2025-01"),
+            (FEB_28, FEB_28, 28, date(2025, 2, 1), "INT-CAP-1-2025-02"),
+        ]
+        assert db_postings(conn) == oracle_postings(book.simulate(JAN_1, FEB_28))
 
     def test_a_scoped_repair_run_covers_its_accounts(self, conn: psycopg.Connection, book: Book) -> None:
         self.accrue_january_except(conn, book, date(2025, 1, 14))

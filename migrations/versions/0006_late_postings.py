@@ -38,7 +38,9 @@ def upgrade() -> None:
         "interest_postings",
         "made_on >= posting_date",
     )
-    op.drop_constraint(op.f("pk_interest_batch_account_result"), "interest_batch_account_result", type_="primary")
+    op.drop_constraint(
+        op.f("pk_interest_batch_account_result"), "interest_batch_account_result", type_="primary"
+    )
     op.create_primary_key(
         op.f("pk_interest_batch_account_result"),
         "interest_batch_account_result",
@@ -55,9 +57,13 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(FAILED_POSTINGS_INDEX, table_name="interest_batch_account_result")
     # Fails, as it should, once an execution has results for several dates of one account.
-    op.drop_constraint(op.f("pk_interest_batch_account_result"), "interest_batch_account_result", type_="primary")
+    op.drop_constraint(
+        op.f("pk_interest_batch_account_result"), "interest_batch_account_result", type_="primary"
+    )
     op.create_primary_key(
-        op.f("pk_interest_batch_account_result"), "interest_batch_account_result", ["execution_id", "account_id"]
+        op.f("pk_interest_batch_account_result"),
+        "interest_batch_account_result",
+        ["execution_id", "account_id"],
     )
     op.drop_constraint(
         op.f("ck_interest_postings_made_on_or_after_posting_date"), "interest_postings", type_="check"
