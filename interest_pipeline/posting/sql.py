@@ -138,13 +138,16 @@ ended AS MATERIALIZED (
                   = 'INT-CAP-' || a.id::text || to_char(least(a.closed_on, a.maturity_date), '-YYYY-MM'))
 ),
 owed AS (
-    SELECT b.account_id, b.due_date, true AS was_blocked FROM blocked b
-    UNION ALL
-    SELECT e.account_id, e.due_date, false FROM ended e
+    SELECT b.account_id, b.due_date FROM blocked b
+     WHERE (SELECT r.status FROM interest_batch_account_result r
+             WHERE r.account_id = b.account_id AND r.job_type = '{JOB_TYPE}' AND r.business_date = b.due_date
+             ORDER BY r.created_at DESC, r.execution_id DESC
+             LIMIT 1) = 'FAILED'
+    UNION
+    SELECT e.account_id, e.due_date FROM ended e
      WHERE EXISTS (SELECT 1 FROM interest_accruals ia
                     WHERE ia.account_id = e.account_id AND ia.status = 'ACCRUED'
                       AND ia.accrual_date <= e.due_date)
-       AND NOT EXISTS (SELECT 1 FROM blocked b WHERE b.account_id = e.account_id AND b.due_date = e.due_date)
 )
 SELECT o.account_id, o.due_date
   FROM owed o
@@ -157,11 +160,6 @@ SELECT o.account_id, o.due_date
    AND NOT EXISTS (
        SELECT 1 FROM interest_postings later
         WHERE later.account_id = o.account_id AND later.posting_date > o.due_date)
-   AND (NOT o.was_blocked OR (
-       SELECT r.status FROM interest_batch_account_result r
-        WHERE r.account_id = o.account_id AND r.job_type = '{JOB_TYPE}' AND r.business_date = o.due_date
-        ORDER BY r.created_at DESC, r.execution_id DESC
-        LIMIT 1) = 'FAILED')
 """
 
 PLAN_CHUNKS_SQL = f"""
