@@ -1,6 +1,6 @@
 """Time `generate` of a large book (default 1,000,000 accounts over 31 days).
 
-Not a test: it replaces the input tables (and every output referencing them) of the database
+Not a test: it replaces the input tables (every output and the ledger too) of the database
 at INTEREST_DATABASE_URL, so point that at a scratch database migrated with
 `interest-pipeline db upgrade`:
 
@@ -34,8 +34,15 @@ def main() -> None:
 
     began = time.perf_counter()
     with raw_connection() as conn:
+        # A scratch database: its ledger, if any, goes with the book (as TRUNCATE CASCADE did).
         summary = generate_book(
-            conn, accounts=args.accounts, start=args.start, days=args.days, seed=args.seed, replace=True
+            conn,
+            accounts=args.accounts,
+            start=args.start,
+            days=args.days,
+            seed=args.seed,
+            replace=True,
+            discard_ledger=True,
         )
     elapsed = time.perf_counter() - began
 

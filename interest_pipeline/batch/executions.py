@@ -34,10 +34,6 @@ class ChunkTotals:
     removed: int = 0
     amounts: Mapping[str, Decimal] = field(default_factory=dict)
 
-    @property
-    def total(self) -> Decimal:
-        return sum(self.amounts.values(), Decimal(0))
-
 
 @dataclass(frozen=True)
 class ExecutionRow:
@@ -56,8 +52,8 @@ class ExecutionRow:
     accounts_succeeded: int
     accounts_skipped: int
     accounts_failed: int
-    total_amount: Decimal
     totals_by_currency: Mapping[str, str]
+    """Exact decimal strings per currency; there is no cross-currency total."""
     started_at: datetime
     completed_at: datetime | None
     error_message: str | None
@@ -105,7 +101,6 @@ def record_chunk(conn: psycopg.Connection, execution_id: str, totals: ChunkTotal
             accounts_succeeded = e.accounts_succeeded + %(succeeded)s,
             accounts_skipped = e.accounts_skipped + %(skipped)s,
             accounts_failed = e.accounts_failed + %(failed)s,
-            total_amount = e.total_amount + %(total)s,
             totals_by_currency = (
                 SELECT coalesce(jsonb_object_agg(currency, amount::text), '{}'::jsonb)
                   FROM (SELECT currency, sum(amount::numeric) AS amount
@@ -122,7 +117,6 @@ def record_chunk(conn: psycopg.Connection, execution_id: str, totals: ChunkTotal
             "succeeded": totals.succeeded,
             "skipped": totals.skipped,
             "failed": totals.failed,
-            "total": totals.total,
             # Strings, never floats: JSON numbers would round-trip through binary floating point.
             "amounts": json.dumps({c: str(a) for c, a in totals.amounts.items()}),
         },
@@ -165,7 +159,7 @@ def read_execution(conn: psycopg.Connection, execution_id: str) -> ExecutionRow 
         row = cur.execute(
             "SELECT id, job_type, business_date, trigger, status, parameters, account_ids, account_types,"
             " include_dormant, total_chunks, chunks_completed, accounts_processed, accounts_succeeded,"
-            " accounts_skipped, accounts_failed, total_amount, totals_by_currency, started_at, completed_at,"
+            " accounts_skipped, accounts_failed, totals_by_currency, started_at, completed_at,"
             " error_message FROM interest_batch_execution WHERE id = %s",
             (execution_id,),
         ).fetchone()
@@ -187,7 +181,9 @@ def account_results_insert(job_type: str, source: str) -> str:
 
     `source` must have: account_id, result_status, amount, previous_amount, currency, reason,
     error_message; the statement binds %(execution_id)s and %(business_date)s. Rows go in
-    account order, and processing_time_ms is the statement's time so far spread over its rows.
+    account order. processing_time_ms is the statement's time per row, not the account's own:
+    the statement's elapsed time when it writes the row (after `source` is complete, which the
+    window count needs) divided by the number of rows it writes (db.models.PROCESSING_TIME_COMMENT).
     """
     return f"""
         INSERT INTO interest_batch_account_result

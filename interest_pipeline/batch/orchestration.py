@@ -94,7 +94,6 @@ def execution_metadata(row: ExecutionRow) -> dict[str, dg.MetadataValue]:
         "accounts_succeeded": dg.MetadataValue.int(row.accounts_succeeded),
         "accounts_skipped": dg.MetadataValue.int(row.accounts_skipped),
         "accounts_failed": dg.MetadataValue.int(row.accounts_failed),
-        "total_amount": dg.MetadataValue.text(str(row.total_amount)),
         "totals_by_currency": dg.MetadataValue.json(dict(sorted(row.totals_by_currency.items()))),
     }
     for currency, amount in sorted(row.totals_by_currency.items()):

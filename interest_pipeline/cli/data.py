@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from interest_pipeline.data.generate import generate_book
+from interest_pipeline.data.generate import INPUT_TABLES, LEDGER_TABLE, REPLACED_OUTPUTS, generate_book
 from interest_pipeline.data.load import KINDS, TABLES, load_file
 from interest_pipeline.db.engine import raw_connection
 
@@ -43,11 +43,20 @@ from interest_pipeline.db.engine import raw_connection
 @click.option(
     "--replace",
     is_flag=True,
-    help="First TRUNCATE the four input tables CASCADE, which also empties every "
-    "pipeline output that references them (accruals, postings, ledger entries, account "
-    "results). Without it, a non-empty book is refused.",
+    help=f"First empty the input tables ({', '.join(INPUT_TABLES)}) and every pipeline output "
+    f"and execution record ({', '.join(REPLACED_OUTPUTS)}); currencies and interest_batch_config "
+    f"stay. Refused, writing nothing, while {LEDGER_TABLE} holds entries, unless --discard-ledger "
+    "is given too. Without --replace, a non-empty book is refused.",
 )
-def generate(account_count: int, start: datetime, days: int, seed: int, replace: bool) -> None:
+@click.option(
+    "--discard-ledger",
+    is_flag=True,
+    help=f"With --replace: empty {LEDGER_TABLE} too, through its one guarded path (the ledger is "
+    "otherwise append-only, TRUNCATE included). For demo and test databases only.",
+)
+def generate(
+    account_count: int, start: datetime, days: int, seed: int, replace: bool, discard_ledger: bool
+) -> None:
     """Generate a synthetic book: products, rate tiers, accounts and sparse daily balances.
 
     Writes interest_products, interest_rate_tiers, accounts and account_balances in one
@@ -63,6 +72,7 @@ def generate(account_count: int, start: datetime, days: int, seed: int, replace:
             days=days,
             seed=seed,
             replace=replace,
+            discard_ledger=discard_ledger,
             progress=bar.update,
         )
     click.echo(f"generated a book for {first_day} .. {first_day + timedelta(days=days - 1)}:")

@@ -36,7 +36,8 @@ from interest_pipeline.settings import database_url
 def quickstart(accounts: int, start: datetime, end: datetime, seed: int) -> None:
     """Start from a fresh synthetic book and run accrual then posting for every date, as Dagster runs.
 
-    Replaces the book (and every output that references it) in the configured database.
+    Replaces the book, every pipeline output and execution record, and the ledger (generate
+    --replace --discard-ledger) in the configured database.
     """
     from interest_pipeline.pipeline import PipelineRunFailed, run_pipeline
 
@@ -47,12 +48,16 @@ def quickstart(accounts: int, start: datetime, end: datetime, seed: int) -> None
     migrate.upgrade(url)
     click.echo(f"database: {url.render_as_string(hide_password=True)} (migrated)")
     with raw_connection(url) as conn:
+        # A fresh book makes earlier outputs and executions meaningless, the demo's ledger too.
         book = generate_book(
-            conn, accounts=accounts, start=first, days=(last - first).days + 1, seed=seed, replace=True
+            conn,
+            accounts=accounts,
+            start=first,
+            days=(last - first).days + 1,
+            seed=seed,
+            replace=True,
+            discard_ledger=True,
         )
-        # A fresh book makes earlier executions meaningless for the completeness check.
-        conn.execute("DELETE FROM interest_batch_execution")
-        conn.commit()
     click.echo(f"generated {book.accounts:,} accounts, {book.balances:,} balance snapshots (seed {seed})")
     click.echo(f"running the pipeline {first} .. {last}: per date, accrual then posting")
     try:

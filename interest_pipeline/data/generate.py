@@ -3,11 +3,16 @@
 Everything is derived from `random.Random(seed)` in a fixed order, so the same arguments give
 byte-identical tables. Money is drawn as whole minor units (integers) and formatted as text;
 no float is ever involved. Rows go to PostgreSQL through COPY in one transaction.
+
+Replacing a book empties every pipeline output and execution record with it (they describe the
+old book), but never a ledger by the way: the ledger is append-only, so a replace that finds
+entries refuses, writing nothing, unless the caller asks to discard it (`generate_book`).
 """
 
 import random
 from array import array
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -16,6 +21,18 @@ import psycopg
 from psycopg import sql
 
 INPUT_TABLES = ("interest_products", "interest_rate_tiers", "accounts", "account_balances")
+# What --replace empties besides the inputs: every pipeline output and execution record, since
+# none of them means anything for another book. Not emptied: currencies, interest_batch_config.
+REPLACED_OUTPUTS = (
+    "interest_accruals",
+    "interest_postings",
+    "interest_batch_account_result",
+    "interest_batch_account_status",
+    "interest_batch_execution",
+)
+LEDGER_TABLE = "ledger_entries"
+# Migration 0007's guard; only ledger_truncate_allowed lifts it, inside one transaction.
+LEDGER_TRUNCATE_GUARD = "trg_ledger_entries_no_truncate"
 
 NULL = "\\N"
 # Rows are joined into one string per batch: one copy.write per batch is far cheaper than write_row.
@@ -103,6 +120,10 @@ KIND_OF_TYPE = {"SAVINGS": KIND_SAVINGS, "FIXED_DEPOSIT": KIND_FIXED, "RECURRING
 
 class BookNotEmptyError(click.ClickException):
     """The input tables already hold data and --replace was not given."""
+
+
+class LedgerNotEmptyError(click.ClickException):
+    """--replace met a ledger with entries and --discard-ledger was not given."""
 
 
 @dataclass(frozen=True)
@@ -374,6 +395,36 @@ def _balance_batches(
         yield pending, rows, "".join(lines)
 
 
+@contextmanager
+def ledger_truncate_allowed(conn: psycopg.Connection) -> Iterator[None]:
+    """The one explicit path that may TRUNCATE ledger_entries, which is otherwise append-only.
+
+    Opens a transaction (a savepoint inside one) that lifts migration 0007's TRUNCATE guard,
+    runs the body, and restores the guard before committing. Other sessions never see the guard
+    lifted: the change is transactional and ALTER TABLE's lock makes them wait for the commit. If
+    the body fails, all of it, the lifting included, is rolled back. UPDATE and DELETE stay
+    refused throughout. For demo and test databases (generate --replace --discard-ledger,
+    quickstart, the test suite's reset); a bank's ledger is corrected by reversing journals.
+    """
+    guard = sql.SQL("ALTER TABLE {} {} TRIGGER {}")
+    table, trigger = sql.Identifier(LEDGER_TABLE), sql.Identifier(LEDGER_TRUNCATE_GUARD)
+    with conn.transaction():
+        conn.execute(guard.format(table, sql.SQL("DISABLE"), trigger))
+        yield
+        conn.execute(guard.format(table, sql.SQL("ENABLE"), trigger))
+
+
+def _ledger_contents(conn: psycopg.Connection) -> str | None:
+    """What the ledger holds, in words; None when it is empty."""
+    row = conn.execute(
+        "SELECT count(*), count(DISTINCT journal_key), min(value_date), max(value_date) FROM ledger_entries"
+    ).fetchone()
+    if row is None or row[0] == 0:
+        return None
+    lines, journals, first, last = row
+    return f"{lines:,} lines in {journals:,} journals, value dates {first} to {last}"
+
+
 def _book_is_empty(conn: psycopg.Connection) -> bool:
     query = sql.SQL(" AND ").join(
         sql.SQL("NOT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(table)) for table in INPUT_TABLES
@@ -390,9 +441,17 @@ def generate_book(
     days: int,
     seed: int,
     replace: bool = False,
+    discard_ledger: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> Summary:
     """Write a synthetic book into the input tables, all in one transaction.
+
+    Without `replace`, a non-empty book is refused (BookNotEmptyError). With it, the input
+    tables and REPLACED_OUTPUTS (accruals, postings, account results, account statuses,
+    executions) are emptied first; currencies and the job configuration stay. The ledger is
+    append-only, so `replace` refuses a ledger that holds entries (LedgerNotEmptyError, naming
+    what it holds, before anything is written) unless `discard_ledger` is given too: then
+    ledger_entries is emptied as well, through `ledger_truncate_allowed`, the one path that may.
 
     `progress` is told how many units of work (accounts written, twice: once for the accounts,
     once for their balances) were just done; the total is `2 * accounts`.
@@ -401,17 +460,33 @@ def generate_book(
         raise click.BadParameter("must be at least 1", param_hint="--accounts")
     if days < 1:
         raise click.BadParameter("must be at least 1", param_hint="--days")
+    if discard_ledger and not replace:
+        raise click.UsageError("--discard-ledger goes with --replace")
     tick = progress or (lambda _: None)
     tables = sql.SQL(", ").join(sql.Identifier(t) for t in INPUT_TABLES)
+    replaced = sql.SQL(", ").join(sql.Identifier(t) for t in (*INPUT_TABLES, *REPLACED_OUTPUTS, LEDGER_TABLE))
     with conn.transaction():
-        # Held to commit: a second generator (or an importer) waits instead of interleaving with this one.
-        conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(tables))
+        # Held to commit: a second generator (or an importer) waits instead of interleaving with
+        # this one; when replacing, pipeline runs wait too, so the ledger seen empty stays empty.
         if replace:
-            conn.execute(sql.SQL("TRUNCATE {} CASCADE").format(tables))
+            conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(replaced))
+        else:
+            conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(tables))
+        if replace:
+            ledger = _ledger_contents(conn)
+            if ledger is not None and not discard_ledger:
+                raise LedgerNotEmptyError(
+                    f"ledger_entries holds {ledger}; the ledger is append-only, so --replace leaves "
+                    "it alone and has written nothing: pass --discard-ledger too to empty it as well"
+                )
+            # Without CASCADE: a table that references the book and is not listed here makes
+            # this fail instead of being emptied unannounced.
+            with ledger_truncate_allowed(conn):
+                conn.execute(sql.SQL("TRUNCATE {}").format(replaced))
         elif not _book_is_empty(conn):
             raise BookNotEmptyError(
                 "the input tables already hold data; pass --replace to empty them (and every pipeline "
-                "output that references them) first"
+                "output and execution record) first"
             )
         products, tiers = product_rows(), tier_rows(start, days)
         with conn.cursor() as cur:

@@ -60,6 +60,14 @@ EXECUTION_STATUSES = ("RUNNING", "SUCCESS", "PARTIAL", "FAILED", "CANCELLED")
 RESULT_STATUSES = ("SUCCESS", "SKIPPED", "FAILED")
 
 
+PROCESSING_TIME_COMMENT = (
+    "Milliseconds from the start of the statement that wrote this row until it wrote it, divided "
+    "by the number of rows it wrote: a share of that statement's time (the accrual chunk's whole "
+    "statement; the posting chunk's results statement), not a measurement of this account."
+)
+"""interest_batch_account_result.processing_time_ms, as migration 0007 comments it."""
+
+
 def one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
@@ -161,12 +169,19 @@ class AccountBalance(Base):
 
 
 class InterestPosting(Base):
+    """One capitalization of an account's accruals (spec section 3), once per idempotency key.
+
+    |carry_in| and |carry_out| are at most half a minor unit of the posting's currency
+    (0.5 * 10^-minor_units: USD 0.005, JPY 0.5, KWD 0.0005), either sign. A check cannot read
+    `currencies`, so migration 0007's statement-level triggers enforce it, one join per
+    statement, raising check_violation as `ck_interest_postings_carry_within_half_minor_unit`.
+    """
+
     __tablename__ = "interest_postings"
     __table_args__ = (
         CheckConstraint("gross >= 0 AND tax >= 0 AND net >= 0", name="amounts_non_negative"),
         CheckConstraint("gross = net + tax", name="gross_is_net_plus_tax"),
         CheckConstraint("gross = accrued + carry_in - carry_out", name="carry_reconciles"),
-        CheckConstraint("abs(carry_in) <= 0.5 AND abs(carry_out) <= 0.5", name="carry_below_one_unit"),
         CheckConstraint("is_final OR written_off = 0", name="write_off_only_when_final"),
         CheckConstraint("made_on >= posting_date", name="made_on_or_after_posting_date"),
         Index(None, "account_id", "posting_date"),
@@ -230,7 +245,12 @@ class InterestAccrual(Base):
 
 
 class LedgerEntry(Base):
-    """Journal lines; a journal (one journal_key) balances, which a trigger enforces."""
+    """Journal lines; a journal (one journal_key) balances, which a trigger enforces.
+
+    Append-only: triggers reject UPDATE, DELETE (migration 0001) and TRUNCATE (0007, which also
+    catches a TRUNCATE of accounts CASCADE). A correction is a reversing journal; the one path
+    that empties a ledger on purpose is `interest_pipeline.data.generate.ledger_truncate_allowed`.
+    """
 
     __tablename__ = "ledger_entries"
     __table_args__ = (
@@ -329,7 +349,8 @@ class InterestBatchExecution(Base):
     accounts_succeeded: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     accounts_skipped: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     accounts_failed: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
-    total_amount: Mapped[Decimal] = mapped_column(Carry, nullable=False, server_default=text("0"))
+    # The run's amounts, one exact decimal string per currency: {"USD": "8.4900", "JPY": "12"}.
+    # There is no cross-currency total (migration 0007 dropped total_amount): it would mean nothing.
     totals_by_currency: Mapped[dict[str, Any]] = mapped_column(
         JSONB, nullable=False, server_default=text("'{}'::jsonb")
     )
@@ -346,6 +367,12 @@ class InterestBatchAccountResult(Base):
     core banking's replica). The execution it belongs to is enforced like a foreign key but
     once per statement (migration 0005's triggers: checked and key-share locked on insert,
     results deleted with their execution), since a chunk's 50,000 results share one execution.
+
+    `processing_time_ms` is a statement's time per row, not a per-account measurement: the
+    milliseconds the statement writing the row had run when it wrote it, divided by the number of
+    rows it wrote. For an accrual chunk that statement computes the whole chunk first, for a
+    posting chunk it is the statement that writes the results after the postings; all rows of
+    one chunk carry about the same figure (PROCESSING_TIME_COMMENT, the column's comment).
     """
 
     __tablename__ = "interest_batch_account_result"
@@ -385,7 +412,10 @@ class InterestBatchAccountResult(Base):
     currency: Mapped[str | None] = mapped_column(CurrencyCode, nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
-    processing_time_ms: Mapped[Decimal | None] = mapped_column(Numeric(12, 3), nullable=True)
+    # Not this account's own time: see PROCESSING_TIME_COMMENT (the column's comment).
+    processing_time_ms: Mapped[Decimal | None] = mapped_column(
+        Numeric(12, 3), nullable=True, comment=PROCESSING_TIME_COMMENT
+    )
     created_at: Mapped[datetime] = timestamp_now()
 
 

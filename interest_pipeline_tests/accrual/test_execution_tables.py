@@ -41,8 +41,9 @@ class TestExecutionRow:
             row["accounts_skipped"],
             row["accounts_failed"],
         ) == (4, 2, 1, 1)
-        assert row["total_amount"] == Decimal("0.3000000000")
+        # Per currency, as exact decimal strings; USD and EUR are never added into one figure.
         assert row["totals_by_currency"] == {"USD": "0.1000000000", "EUR": "0.2000000000"}
+        assert "total_amount" not in row
         assert (row["account_ids"], row["account_types"], row["include_dormant"]) == (
             None,
             ["SAVINGS", "FIXED_DEPOSIT", "RECURRING_DEPOSIT"],
@@ -62,6 +63,10 @@ class TestExecutionRow:
         metadata = output.step_output_data.metadata
         assert metadata["total_USD"] == dg.MetadataValue.text("0.1000000000")
         assert metadata["total_EUR"] == dg.MetadataValue.text("0.2000000000")
+        assert metadata["totals_by_currency"] == dg.MetadataValue.json(
+            {"EUR": "0.2000000000", "USD": "0.1000000000"}
+        )
+        assert "total_amount" not in metadata
         assert metadata["status"] == dg.MetadataValue.text("PARTIAL")
         assert metadata["accounts_failed"] == dg.MetadataValue.int(1)
         assert result.output_for_node("close_accrual") == "PARTIAL"

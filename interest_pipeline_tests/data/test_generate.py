@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import click
 import psycopg
 import pytest
 from click.testing import CliRunner
@@ -15,13 +16,17 @@ from sqlalchemy.engine import URL
 import interest_pipeline.data
 from interest_pipeline.cli import main
 from interest_pipeline.data.generate import (
+    INPUT_TABLES,
     PRODUCTS,
+    REPLACED_OUTPUTS,
     BookNotEmptyError,
+    LedgerNotEmptyError,
     Summary,
     add_months,
     format_money,
     generate_book,
 )
+from interest_pipeline.db import migrate
 from interest_pipeline.db.engine import raw_connection
 from interest_pipeline.db.models import ACCOUNT_TYPES, DAY_COUNTS, POSTING_FREQUENCIES, TIER_MODES
 from interest_pipeline_tests.support.database import fresh_database
@@ -43,10 +48,16 @@ DIGEST_QUERIES = {
 }
 
 
-def generate(url: URL, *, seed: int = SEED, replace: bool = False) -> Summary:
+def generate(url: URL, *, seed: int = SEED, replace: bool = False, discard_ledger: bool = False) -> Summary:
     with raw_connection(url) as connection:
         return generate_book(
-            connection, accounts=ACCOUNTS, start=START, days=DAYS, seed=seed, replace=replace
+            connection,
+            accounts=ACCOUNTS,
+            start=START,
+            days=DAYS,
+            seed=seed,
+            replace=replace,
+            discard_ledger=discard_ledger,
         )
 
 
@@ -358,15 +369,139 @@ class TestWriting:
             generate(clean_db, seed=SEED + 1)
         assert digests(clean_db) == before
 
-    def test_replace_empties_outputs_that_reference_the_accounts(
+
+# Every table the schema has besides Alembic's, as after a pipeline run (pipeline_state).
+OUTPUT_COUNTS = {
+    "interest_accruals": 2,
+    "interest_postings": 1,
+    "ledger_entries": 3,
+    "interest_batch_execution": 2,
+    "interest_batch_account_result": 2,
+    "interest_batch_account_status": 2,
+}
+KEPT_TABLES = {"currencies": 9, "interest_batch_config": 2}
+
+
+def pipeline_state(conn: psycopg.Connection, *, with_ledger: bool = True) -> None:
+    """What an accrual run and a posting run leave for account 1: accruals (one capitalized),
+    a posting, its journal, both executions with a result each, and both account statuses."""
+    [currency] = column(conn, "SELECT currency FROM accounts WHERE id = 1")
+    conn.execute(
+        "INSERT INTO interest_batch_execution (id, job_type, business_date, trigger, status, account_types,"
+        " completed_at) VALUES ('run-a', 'daily_interest_accrual', %(d)s, 'MANUAL', 'SUCCESS', ARRAY['SAVINGS'], now()),"
+        " ('run-p', 'interest_posting', %(d)s, 'MANUAL', 'SUCCESS', ARRAY['SAVINGS'], now())",
+        {"d": START},
+    )
+    conn.execute(
+        "INSERT INTO interest_postings (id, account_id, posting_date, made_on, idempotency_key, currency, carry_in,"
+        " accrued, gross, carry_out, tax, net, withholding_tax_rate, accrual_count, execution_id)"
+        " VALUES (1, 1, %(d)s, %(d)s, 'INT-CAP-1-2025-01', %(c)s, 0, 3, 3, 0, 0, 3, 0, 1, 'run-p')",
+        {"d": START, "c": currency},
+    )
+    conn.execute(
+        "INSERT INTO interest_accruals (account_id, accrual_date, balance, amount, status, capitalization_date,"
+        " posting_id) VALUES (1, %(d)s, 100, 3, 'CAPITALIZED', %(d)s, 1),"
+        " (1, %(d)s::date + 1, 100, 3, 'ACCRUED', NULL, NULL)",
+        {"d": START},
+    )
+    conn.execute(
+        "INSERT INTO interest_batch_account_result (execution_id, job_type, business_date, account_id, status, amount)"
+        " VALUES ('run-a', 'daily_interest_accrual', %(d)s, 1, 'SUCCESS', 3),"
+        " ('run-p', 'interest_posting', %(d)s, 1, 'SUCCESS', 3)",
+        {"d": START},
+    )
+    conn.execute(
+        "INSERT INTO interest_batch_account_status (account_id, job_type, last_business_date, last_status,"
+        " last_execution_id) VALUES (1, 'daily_interest_accrual', %(d)s, 'SUCCESS', 'run-a'),"
+        " (1, 'interest_posting', %(d)s, 'SUCCESS', 'run-p')",
+        {"d": START},
+    )
+    if with_ledger:
+        conn.execute(
+            "INSERT INTO ledger_entries (journal_key, line_no, gl_account, account_id, debit, credit, currency,"
+            " value_date) VALUES ('INT-CAP-1-2025-01', 1, 'INTEREST_EXPENSE', NULL, 3, 0, %(c)s, %(d)s),"
+            " ('INT-CAP-1-2025-01', 2, 'CUSTOMER_DEPOSITS', 1, 0, 2.5, %(c)s, %(d)s),"
+            " ('INT-CAP-1-2025-01', 3, 'WITHHOLDING_TAX_PAYABLE', NULL, 0, 0.5, %(c)s, %(d)s)",
+            {"d": START, "c": currency},
+        )
+
+
+def table_counts(conn: psycopg.Connection) -> dict[str, int]:
+    """Rows per table of the schema (Alembic's own table left out)."""
+    tables = column(
+        conn,
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> %s ORDER BY 1",
+        (migrate.VERSION_TABLE,),
+    )
+    return {t: column(conn, f"SELECT count(*) FROM {t}")[0] for t in tables}
+
+
+class TestReplace:
+    """--replace empties exactly what it says: the inputs, every output, the ledger only on request."""
+
+    def test_replace_empties_every_output_and_keeps_currencies_and_config(
         self, book: psycopg.Connection, clean_db: URL
     ) -> None:
-        book.execute(
-            "INSERT INTO interest_accruals (account_id, accrual_date, balance, amount) VALUES (1, %s, 100, 0.01)",
-            (START,),
+        pipeline_state(book, with_ledger=False)
+        summary = generate(clean_db, seed=SEED + 1, replace=True)
+        after = table_counts(book)
+        assert after == {
+            **summary.rows(),
+            **{t: 0 for t in OUTPUT_COUNTS},
+            **KEPT_TABLES,
+        }
+
+    def test_replace_refuses_a_ledger_with_entries_and_writes_nothing(
+        self, book: psycopg.Connection, clean_db: URL
+    ) -> None:
+        pipeline_state(book)
+        before, book_digests = table_counts(book), digests(clean_db)
+        assert {t: before[t] for t in OUTPUT_COUNTS} == OUTPUT_COUNTS
+        with pytest.raises(LedgerNotEmptyError) as caught:
+            generate(clean_db, seed=SEED + 1, replace=True)
+        assert caught.value.message == (
+            f"ledger_entries holds 3 lines in 1 journals, value dates {START} to {START}; the ledger is"
+            " append-only, so --replace leaves it alone and has written nothing: pass --discard-ledger too"
+            " to empty it as well"
         )
-        generate(clean_db, replace=True)
-        assert book.execute("SELECT count(*) FROM interest_accruals").fetchone() == (0,)
+        assert (table_counts(book), digests(clean_db)) == (before, book_digests)
+
+    def test_replace_with_discard_ledger_empties_the_ledger_too(
+        self, book: psycopg.Connection, clean_db: URL
+    ) -> None:
+        pipeline_state(book)
+        summary = generate(clean_db, seed=SEED + 1, replace=True, discard_ledger=True)
+        assert table_counts(book) == {**summary.rows(), **{t: 0 for t in OUTPUT_COUNTS}, **KEPT_TABLES}
+        # The ledger is guarded again afterwards.
+        with pytest.raises(psycopg.errors.RestrictViolation, match="append-only"):
+            book.execute("TRUNCATE ledger_entries")
+
+    def test_discard_ledger_needs_replace(self, book: psycopg.Connection, clean_db: URL) -> None:
+        before = digests(clean_db)
+        with pytest.raises(click.UsageError, match="--discard-ledger goes with --replace"):
+            generate(clean_db, seed=SEED + 1, discard_ledger=True)
+        assert digests(clean_db) == before
+
+    def test_help_names_exactly_what_replace_empties_and_keeps(
+        self, book: psycopg.Connection, clean_db: URL
+    ) -> None:
+        result = CliRunner().invoke(main, ["generate", "--help"])
+        assert result.exit_code == 0, result.output
+        text = " ".join(result.output.split())
+        replace_help = text[text.index("--replace") : text.index("--discard-ledger")]
+        discard_help = text[text.index("--discard-ledger") :]
+        pipeline_state(book)
+        generate(clean_db, seed=SEED + 1, replace=True, discard_ledger=True)
+        after = table_counts(book)
+        # Every table is named in the help; the ones it says are emptied are, the others keep their rows.
+        emptied = {t for t in after if t in INPUT_TABLES or after[t] == 0}
+        assert emptied == {*INPUT_TABLES, *REPLACED_OUTPUTS, "ledger_entries"}
+        for table in sorted(emptied - {"ledger_entries"}):
+            assert table in replace_help, table
+        assert "ledger_entries holds entries" in replace_help and "empty ledger_entries" in discard_help
+        assert "currencies and interest_batch_config stay" in replace_help
+        assert {t: after[t] for t in KEPT_TABLES} == KEPT_TABLES
+        assert set(after) == emptied | set(KEPT_TABLES)
 
 
 class TestCommand:

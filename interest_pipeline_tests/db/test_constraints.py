@@ -1,12 +1,14 @@
 """Each constraint of the schema rejects the bad row it exists for, and accepts the good one."""
 
 import threading
+from decimal import Decimal
 
 import psycopg
 import pytest
 from psycopg import errors
 from sqlalchemy.engine import URL
 
+from interest_pipeline.data.generate import ledger_truncate_allowed
 from interest_pipeline.settings import libpq_url
 
 PRODUCT = (
@@ -199,7 +201,7 @@ BAD_ROWS: list[tuple[str, str, str]] = [
     (
         "posting carry of a whole unit",
         posting(carry_in="1", accrued="0.004", carry_out="0.004"),
-        "ck_interest_postings_carry_below_one_unit",
+        "ck_interest_postings_carry_within_half_minor_unit",
     ),
     ("ledger line on both sides", ledger([(1, "INTEREST_EXPENSE", "1", "1")]), "ck_ledger_entries_one_side"),
     ("ledger line on no side", ledger([(1, "INTEREST_EXPENSE", "0", "0")]), "ck_ledger_entries_one_side"),
@@ -351,15 +353,138 @@ class TestConstraints:
 class TestLedgerIsAppendOnly:
     @pytest.mark.parametrize(
         "statement",
-        ["UPDATE ledger_entries SET credit = 7.00 WHERE line_no = 2", "DELETE FROM ledger_entries"],
+        [
+            "UPDATE ledger_entries SET credit = 7.00 WHERE line_no = 2",
+            "DELETE FROM ledger_entries",
+            "TRUNCATE ledger_entries",
+            # reaches the ledger through its foreign key to accounts
+            "TRUNCATE accounts CASCADE",
+        ],
     )
     def test_rejects_changes_to_posted_lines(self, book: psycopg.Connection, statement: str) -> None:
         book.execute(ledger([(1, "INTEREST_EXPENSE", "8.49", "0"), (2, "CUSTOMER_DEPOSITS", "0", "8.49")]))
-        with pytest.raises(errors.RestrictViolation):
+        with pytest.raises(errors.RestrictViolation, match="ledger_entries is append-only"):
             book.execute(statement)
         assert book.execute("SELECT count(*), sum(credit)::text FROM ledger_entries").fetchone() == (
             2,
             "8.4900",
+        )
+        assert _count(book, "accounts") == 1
+
+    def test_the_one_explicit_path_empties_it_and_restores_the_guard(self, book: psycopg.Connection) -> None:
+        book.execute(ledger([(1, "INTEREST_EXPENSE", "8.49", "0"), (2, "CUSTOMER_DEPOSITS", "0", "8.49")]))
+        with ledger_truncate_allowed(book):
+            book.execute("TRUNCATE ledger_entries")
+        assert _count(book, "ledger_entries") == 0
+        book.execute(ledger([(1, "INTEREST_EXPENSE", "1.00", "0"), (2, "CUSTOMER_DEPOSITS", "0", "1.00")]))
+        with pytest.raises(errors.RestrictViolation):
+            book.execute("TRUNCATE ledger_entries")
+        assert _count(book, "ledger_entries") == 2
+
+    def test_a_failure_inside_the_path_keeps_the_ledger_and_the_guard(self, book: psycopg.Connection) -> None:
+        book.execute(ledger([(1, "INTEREST_EXPENSE", "8.49", "0"), (2, "CUSTOMER_DEPOSITS", "0", "8.49")]))
+        with pytest.raises(RuntimeError, match="changed my mind"), ledger_truncate_allowed(book):
+            book.execute("TRUNCATE ledger_entries")
+            raise RuntimeError("changed my mind")
+        assert _count(book, "ledger_entries") == 2
+        with pytest.raises(errors.RestrictViolation):
+            book.execute("TRUNCATE ledger_entries")
+        assert book.execute(
+            "SELECT tgenabled FROM pg_trigger WHERE tgname = 'trg_ledger_entries_no_truncate'"
+        ).fetchone() == ("O",)
+
+
+# Half a minor unit per currency of each minor-unit count (the seeded ISO digits).
+HALF_UNITS = [("JPY", 0, Decimal("0.5")), ("USD", 2, Decimal("0.005")), ("KWD", 3, Decimal("0.0005"))]
+JUST_OVER = Decimal("0.0000000001")  # one unit of the carries' 10th decimal
+CARRY_CHECK = "ck_interest_postings_carry_within_half_minor_unit"
+
+
+def _carry_posting(
+    key: str, currency: str, carry_in: Decimal, carry_out: Decimal
+) -> tuple[str, dict[str, object]]:
+    """A posting of gross 1 (no tax) whose carries are as given; it reconciles and balances."""
+    return (
+        "INSERT INTO interest_postings (id, account_id, posting_date, made_on, idempotency_key, currency, carry_in,"
+        " accrued, gross, carry_out, tax, net, withholding_tax_rate, accrual_count)"
+        " VALUES (2, 1, '2025-02-28', '2025-02-28', %(key)s, %(currency)s, %(carry_in)s, %(accrued)s, 1, %(carry_out)s,"
+        " 0, 1, 0, 28)",
+        {
+            "key": key,
+            "currency": currency,
+            "carry_in": carry_in,
+            "carry_out": carry_out,
+            "accrued": 1 - carry_in + carry_out,
+        },
+    )
+
+
+class TestCarryWithinHalfAMinorUnit:
+    """Migration 0007: |carry_in|, |carry_out| <= 0.5 * 10^-minor_units of the posting's currency."""
+
+    @pytest.mark.parametrize(
+        ("currency", "minor_units", "half"), HALF_UNITS, ids=[c for c, _, _ in HALF_UNITS]
+    )
+    def test_exactly_half_a_minor_unit_either_sign_is_accepted(
+        self, book: psycopg.Connection, currency: str, minor_units: int, half: Decimal
+    ) -> None:
+        assert book.execute("SELECT minor_units FROM currencies WHERE code = %s", (currency,)).fetchone() == (
+            minor_units,
+        )
+        book.execute(*_carry_posting("K-HALF", currency, -half, half))
+        assert book.execute(
+            "SELECT carry_in, carry_out FROM interest_postings WHERE idempotency_key = 'K-HALF'"
+        ).fetchone() == (-half, half)
+
+    @pytest.mark.parametrize(
+        ("currency", "minor_units", "half"), HALF_UNITS, ids=[c for c, _, _ in HALF_UNITS]
+    )
+    @pytest.mark.parametrize("side", ["carry_in", "carry_out"])
+    def test_just_over_half_a_minor_unit_is_rejected(
+        self, book: psycopg.Connection, currency: str, minor_units: int, half: Decimal, side: str
+    ) -> None:
+        over = half + JUST_OVER
+        carries = (-over, Decimal(0)) if side == "carry_in" else (Decimal(0), over)
+        with pytest.raises(errors.CheckViolation) as caught:
+            book.execute(*_carry_posting("K-OVER", currency, *carries))
+        assert caught.value.diag.constraint_name == CARRY_CHECK
+        assert caught.value.diag.table_name == "interest_postings"
+        message = caught.value.diag.message_primary or ""
+        assert "posting K-OVER" in message and f"half a minor unit of {currency}" in message
+        assert str(-over if side == "carry_in" else over) in message
+        assert _count(book, "interest_postings") == 1  # the fixture's posting only
+
+    @pytest.mark.parametrize(
+        ("currency", "minor_units", "half"), HALF_UNITS, ids=[c for c, _, _ in HALF_UNITS]
+    )
+    def test_one_bad_row_in_a_thousand_row_insert_writes_nothing(
+        self, book: psycopg.Connection, currency: str, minor_units: int, half: Decimal
+    ) -> None:
+        with pytest.raises(errors.CheckViolation, match="posting BULK-617 ") as caught:
+            book.execute(
+                "INSERT INTO interest_postings (id, account_id, posting_date, made_on, idempotency_key, currency,"
+                " carry_in, accrued, gross, carry_out, tax, net, withholding_tax_rate, accrual_count)"
+                " SELECT 1 + n, 1, '2025-02-28', '2025-02-28', 'BULK-' || n, %(currency)s, 0, 1 + c.carry, 1, c.carry,"
+                " 0, 1, 0, 28"
+                "   FROM generate_series(1, 1000) n,"
+                "        LATERAL (SELECT CASE WHEN n = 617 THEN %(over)s::numeric ELSE %(good)s::numeric END"
+                "                 AS carry) c",
+                {"currency": currency, "over": half + JUST_OVER, "good": half / 2},
+            )
+        assert caught.value.diag.constraint_name == CARRY_CHECK
+        assert _count(book, "interest_postings") == 1
+
+    def test_an_update_past_half_a_minor_unit_is_rejected(self, book: psycopg.Connection) -> None:
+        # The fixture's USD posting: gross 8.49 of accrued 8.4931506837, carry_out 0.0031506837.
+        with pytest.raises(errors.CheckViolation, match="posting INT-CAP-1-2025-01 ") as caught:
+            book.execute("UPDATE interest_postings SET carry_out = 0.0051, accrued = 8.4951")
+        assert caught.value.diag.constraint_name == CARRY_CHECK
+        assert book.execute("SELECT carry_out FROM interest_postings").fetchone() == (
+            Decimal("0.0031506837"),
+        )
+        book.execute("UPDATE interest_postings SET carry_out = 0.005, accrued = 8.495")
+        assert book.execute("SELECT carry_out FROM interest_postings").fetchone() == (
+            Decimal("0.0050000000"),
         )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import URL
 
 from interest_pipeline.db import migrate
-from interest_pipeline.db.models import Base
+from interest_pipeline.db.models import PROCESSING_TIME_COMMENT, Base
 from interest_pipeline.settings import libpq_url
 from interest_pipeline_tests.support.database import fresh_database
 
@@ -95,7 +95,7 @@ SPEC_COLUMNS = {
         "accounts_succeeded",
         "accounts_skipped",
         "accounts_failed",
-        "total_amount",
+        "totals_by_currency",
     },
     "interest_batch_account_result": {
         "execution_id",
@@ -189,6 +189,22 @@ class TestUpgrade:
         # Triggers and functions are hand-written in the migrations; tables, columns, keys and
         # indexes must be exactly the models'.
         assert diff == []
+
+    def test_executions_have_no_cross_currency_total(self, database_url: URL) -> None:
+        present = columns(database_url)["interest_batch_execution"]
+        assert "total_amount" not in present
+        assert "totals_by_currency" in present
+
+    def test_processing_time_is_commented_as_the_statements_time_per_row(self, database_url: URL) -> None:
+        with psycopg.connect(libpq_url(database_url)) as conn:
+            row = conn.execute(
+                "SELECT col_description('interest_batch_account_result'::regclass, attnum)"
+                " FROM pg_attribute WHERE attrelid = 'interest_batch_account_result'::regclass"
+                " AND attname = 'processing_time_ms'"
+            ).fetchone()
+        assert row == (PROCESSING_TIME_COMMENT,)
+        assert "divided by the number of rows it wrote" in PROCESSING_TIME_COMMENT
+        assert "not a measurement of this account" in PROCESSING_TIME_COMMENT
 
     def test_head_is_current(self, database_url: URL) -> None:
         heads = migrate.alembic_config(database_url)

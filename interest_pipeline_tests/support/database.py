@@ -9,6 +9,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL
 
+from interest_pipeline.data.generate import ledger_truncate_allowed
 from interest_pipeline.db import migrate
 from interest_pipeline.settings import (
     TEST_DATABASE_URL_ENV,
@@ -62,7 +63,7 @@ def fresh_database(migrated: bool = True, prefix: str = "ip_test") -> Iterator[U
 
 def reset_data(url: URL, seeded_config: list[tuple[object, ...]]) -> None:
     """Empty every data table and put the job configuration back to its seeded defaults."""
-    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn, ledger_truncate_allowed(conn):
         conn.execute(
             sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
                 sql.SQL(", ").join(sql.Identifier(t) for t in DATA_TABLES)
