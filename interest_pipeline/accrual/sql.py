@@ -235,10 +235,14 @@ def task_parameters(task: ChunkTask) -> dict[str, Any]:
 
 
 def lock_chunk(conn: psycopg.Connection, task: ChunkTask) -> None:
-    """Serialize runs of the same date over the same chunk (two launches at once).
+    """Serialize runs of the same date over the same chunk bounds (two launches at once).
 
-    Taken in its own statement, so the accrual statement's snapshot, taken after the wait,
-    sees what the other run committed and reports it as unchanged instead of racing it.
+    Not what keeps one row per (account, D): the primary key and the statement's ON CONFLICT do
+    that under any interleaving, chunk bounds or not. This keeps the *report* true: taken in its
+    own statement, so the accrual statement's snapshot, taken after the wait, sees what the other
+    run committed and reports it as unchanged, instead of both runs reporting the same correction
+    (or removal) against the amount they both read before either committed. Two runs chunked
+    differently (another batch_size) take different locks and may still both report it.
     """
     conn.execute(
         "SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))",
@@ -248,6 +252,7 @@ def lock_chunk(conn: psycopg.Connection, task: ChunkTask) -> None:
 
 def accrue_chunk(conn: psycopg.Connection, task: ChunkTask) -> ChunkTotals:
     """Accrue one chunk inside the caller's transaction; returns the chunk's counts and totals."""
+    lock_chunk(conn, task)
     rows = conn.execute(_ACCRUE_CHUNK, task_parameters(task)).fetchall()
     amounts: dict[str, Decimal] = {}
     processed = succeeded = skipped = failed = changed = removed = 0

@@ -1,12 +1,20 @@
 """Spec §5 for the accrual: re-runs change nothing, or exactly what changed, and report it."""
 
 import threading
+import time
 from datetime import date
 from decimal import Decimal
 
 import dagster as dg
 import psycopg
+from sqlalchemy.engine import URL
 
+from interest_pipeline.accrual import sql
+from interest_pipeline.batch.chunks import ChunkTask
+from interest_pipeline.batch.config import BatchRunConfig
+from interest_pipeline.batch.lifecycle import start_batch
+from interest_pipeline.resources.database import DatabaseResource
+from interest_pipeline.settings import libpq_url
 from interest_pipeline_tests.accrual.book import Book, accrue
 
 D = date(2025, 3, 10)
@@ -199,3 +207,66 @@ class TestConcurrentRuns:
         assert (count, total) == (4000, 4000)
         assert {book.execution(o.run_id)["status"] for o in outcomes} == {"SUCCESS"}
         assert [book.execution(o.run_id)["accounts_succeeded"] for o in outcomes] == [4000, 4000]
+
+    def test_a_correction_applied_by_two_runs_at_once_is_reported_by_one(
+        self, book: Book, instance: dg.DagsterInstance, clean_db: URL
+    ) -> None:
+        """The second run waits for the first (lock_chunk) and then sees its rows: one change reported.
+
+        Without the chunk lock both statements read the old amount before either commits, the
+        second one's upsert waits on the first's row and then finds nothing to change, yet it
+        reports the same correction again (previous_amount 0.1, changed 1).
+        """
+        _book_of_two(book)
+        accrue(D, instance)
+        book.balance(1, "2024-01-01", "3000")
+        database = DatabaseResource(url=clean_db.render_as_string(hide_password=False))
+
+        def plan(run_id: str) -> ChunkTask:
+            (task,) = start_batch(
+                database,
+                job_type=sql.JOB_TYPE,
+                run_id=run_id,
+                business_date=D,
+                trigger="MANUAL",
+                run_config=BatchRunConfig(),
+                run_state=lambda _: "RUNNING",
+            )
+            return task
+
+        first_task, second_task = plan("first"), plan("second")
+        url = libpq_url(clean_db)
+        with psycopg.connect(url) as first, psycopg.connect(url) as second:
+            first_totals = sql.accrue_chunk(first, first_task)  # holds its rows, uncommitted
+            second_totals = []
+            waiter = threading.Thread(
+                target=lambda: second_totals.append(sql.accrue_chunk(second, second_task))
+            )
+            waiter.start()
+            deadline = time.monotonic() + 30
+            while book.conn.execute(
+                "SELECT wait_event_type IS DISTINCT FROM 'Lock' FROM pg_stat_activity WHERE pid = %s",
+                (second.info.backend_pid,),
+            ).fetchone()[0]:  # type: ignore[index]
+                assert time.monotonic() < deadline, "the second run never waited for the first"
+                time.sleep(0.01)
+            first.commit()
+            waiter.join(timeout=30)
+            second.commit()
+
+        assert (first_totals.changed, [t.changed for t in second_totals]) == (1, [0])
+        assert book.accruals(D) == {1: Decimal("0.3000000000"), 2: Decimal("0.2000000000")}
+        reported = {
+            run: {a: (r["status"], r["amount"], r["previous_amount"]) for a, r in book.results(run).items()}
+            for run in ("first", "second")
+        }
+        assert reported == {
+            "first": {
+                1: ("SUCCESS", Decimal("0.3000000000"), TENTH),
+                2: ("SUCCESS", Decimal("0.2000000000"), None),
+            },
+            "second": {
+                1: ("SUCCESS", Decimal("0.3000000000"), None),
+                2: ("SUCCESS", Decimal("0.2000000000"), None),
+            },
+        }
