@@ -10,7 +10,7 @@ import pytest
 
 from interest_pipeline import settings
 from interest_pipeline.batch.executor import chunk_executor
-from interest_pipeline.settings import REPO_ROOT, sqlalchemy_url
+from interest_pipeline.settings import package_path, sqlalchemy_url
 from interest_pipeline_tests.support.database import fresh_database
 
 # What a forked step process does before its op runs: load the instance from its ref.
@@ -61,7 +61,7 @@ class TestChunkExecutor:
 class TestStepImports:
     def test_a_step_process_imports_nothing_more_to_load_the_instance(self, tmp_path: Path) -> None:
         """Fails when a Dagster upgrade moves what from_ref imports: extend STEP_MODULES."""
-        (tmp_path / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
+        (tmp_path / "dagster.yaml").write_text(package_path("dagster.yaml").read_text())
         with fresh_database(migrated=False, prefix="ip_test_dagster") as url:
             env = {
                 **os.environ,

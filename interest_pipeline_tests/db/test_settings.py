@@ -75,7 +75,7 @@ class TestDagsterInstance:
         with psycopg.connect(libpq_url(url)) as conn:
             assert conn.execute("SELECT current_database()").fetchone() == (url.database,)
 
-    def test_dagster_home_is_made_from_the_repository_dagster_yaml(
+    def test_dagster_home_is_made_from_the_packaged_dagster_yaml(
         self, database_url: URL, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.delenv("DAGSTER_HOME", raising=False)
@@ -84,7 +84,9 @@ class TestDagsterInstance:
         home = ensure_dagster_home()
         assert home == tmp_path / "dagster"
         assert os.environ["DAGSTER_HOME"] == str(home)
-        config = yaml.safe_load((home / "dagster.yaml").read_text())
+        copied = (home / "dagster.yaml").read_text()
+        assert copied == (Path(settings.__file__).parent / "dagster.yaml").read_text()
+        config = yaml.safe_load(copied)
         assert config["storage"]["postgres"]["postgres_url"] == {"env": settings.DAGSTER_PG_URL_ENV}
         assert os.environ[settings.DAGSTER_PG_URL_ENV].startswith("postgresql+psycopg2://")
 
