@@ -32,8 +32,9 @@ NOT_YET_OPEN = "NOT_YET_OPEN"
 # A row that no longer accrues still held a CAPITALIZED amount: reported, never touched.
 ALREADY_CAPITALIZED = "ALREADY_CAPITALIZED"
 
-# The outcome of every account of the chunk in the run's scope, computed once.
-_OUTCOME_CTES = f"""
+# The outcome of every account of the chunk in the run's scope, computed once (benchmarks/bench_accrual.py
+# builds its bare INSERT ... SELECT floor from it too).
+OUTCOME_CTES = f"""
     night AS (
         SELECT %(business_date)s::date AS d, %(business_date)s::date + 1 AS e
     ),
@@ -136,7 +137,7 @@ _OUTCOME_CTES = f"""
 """
 
 _ACCRUE_CHUNK = f"""
-WITH {_OUTCOME_CTES},
+WITH {OUTCOME_CTES},
     upserted AS (
         INSERT INTO interest_accruals AS x
             (account_id, accrual_date, balance, amount, status, execution_id, updated_at)
@@ -191,13 +192,6 @@ SELECT r.currency,
   FROM results r
  GROUP BY r.currency
  ORDER BY r.currency
-"""
-
-_BARE_INSERT = f"""
-WITH {_OUTCOME_CTES}
-INSERT INTO interest_accruals (account_id, accrual_date, balance, amount, status, execution_id)
-SELECT o.account_id, %(business_date)s::date, o.balance, o.amount, 'ACCRUED', %(execution_id)s
-  FROM outcome o WHERE o.outcome = 'SUCCESS'
 """
 
 
@@ -274,8 +268,3 @@ def accrue_chunk(conn: psycopg.Connection, task: ChunkTask) -> ChunkTotals:
         removed=removed,
         amounts=amounts,
     )
-
-
-def bare_accrual_insert(conn: psycopg.Connection, parameters: dict[str, Any]) -> int:
-    """Only the accrual rows, nothing else recorded: the benchmark's baseline. Returns rows inserted."""
-    return conn.execute(_BARE_INSERT, parameters).rowcount
