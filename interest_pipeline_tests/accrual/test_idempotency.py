@@ -172,6 +172,92 @@ class TestRerunAfterCorrection:
         assert book.execution(rerun.run_id)["status"] == "PARTIAL"
 
 
+def _savings_fixed_savings(book: Book) -> None:
+    book.product("P", tiers=[("2020-01-01", "0", "3.65")])
+    book.product("F", tiers=[("2020-01-01", "0", "3.65")], account_type="FIXED_DEPOSIT")
+    book.account(1, "P", {"2024-01-01": "1000"})
+    book.account(2, "F", {"2024-01-01": "2000"})
+    book.account(3, "P", {"2024-01-01": "3000"})
+
+
+def _outcomes(book: Book, run_id: str) -> dict[int, tuple[object, ...]]:
+    return {
+        a: (r["status"], r["reason"], r["amount"], r["previous_amount"])
+        for a, r in book.results(run_id).items()
+    }
+
+
+class TestRerunWithNarrowerScope:
+    """Spec section 2: out of the run's scope (dormant without include_dormant_accounts, a type
+    not among its account types) is not eligible, so D's ACCRUED row goes, as a CLOSED one's does."""
+
+    def test_dormant_account_loses_the_row_a_run_including_dormant_wrote(
+        self, book: Book, instance: dg.DagsterInstance
+    ) -> None:
+        _book_of_two(book)
+        book.conn.execute("UPDATE accounts SET status = 'DORMANT' WHERE id = 1")
+        accrue(D, instance, include_dormant_accounts=True)
+        assert book.accruals(D) == {1: TENTH, 2: Decimal("0.2000000000")}
+
+        rerun = accrue(D, instance, include_dormant_accounts=False)
+
+        assert book.accruals(D) == {2: Decimal("0.2000000000")}
+        assert _outcomes(book, rerun.run_id) == {
+            1: ("SKIPPED", "DORMANT", None, TENTH),
+            2: ("SUCCESS", None, Decimal("0.2000000000"), None),
+        }
+        assert book.execution(rerun.run_id)["accounts_processed"] == 2
+
+    def test_account_of_a_type_left_out_loses_its_row_and_others_keep_theirs(
+        self, book: Book, instance: dg.DagsterInstance
+    ) -> None:
+        _savings_fixed_savings(book)
+        accrue(D, instance)
+        fixed = book.accrual_row(2, D)
+
+        rerun = accrue(D, instance, account_types=["FIXED_DEPOSIT"])
+
+        assert book.accruals(D) == {2: Decimal("0.2000000000")}
+        assert book.accrual_row(2, D) == fixed
+        assert _outcomes(book, rerun.run_id) == {
+            1: ("SKIPPED", "ACCOUNT_TYPE_EXCLUDED", None, TENTH),
+            2: ("SUCCESS", None, Decimal("0.2000000000"), None),
+            3: ("SKIPPED", "ACCOUNT_TYPE_EXCLUDED", None, Decimal("0.3000000000")),
+        }
+
+    def test_a_run_naming_account_ids_touches_none_outside_them(
+        self, book: Book, instance: dg.DagsterInstance
+    ) -> None:
+        _savings_fixed_savings(book)
+        accrue(D, instance)
+        outside = book.accrual_row(3, D)
+
+        rerun = accrue(D, instance, account_ids=[1, 2], account_types=["FIXED_DEPOSIT"])
+
+        assert book.accruals(D) == {2: Decimal("0.2000000000"), 3: Decimal("0.3000000000")}
+        assert book.accrual_row(3, D) == outside  # same xmin: not even rewritten
+        assert set(_outcomes(book, rerun.run_id)) == {1, 2}
+        assert _outcomes(book, rerun.run_id)[1] == ("SKIPPED", "ACCOUNT_TYPE_EXCLUDED", None, TENTH)
+
+    def test_a_capitalized_row_stays_and_is_reported(self, book: Book, instance: dg.DagsterInstance) -> None:
+        _book_of_two(book)
+        book.conn.execute("UPDATE accounts SET status = 'DORMANT' WHERE id = 1")
+        accrue(D, instance, include_dormant_accounts=True)
+        _capitalize(book.conn, 1, D)
+        capitalized = book.accrual_row(1, D)
+
+        rerun = accrue(D, instance)
+
+        assert book.accrual_row(1, D) == capitalized
+        result = book.results(rerun.run_id)[1]
+        assert (result["status"], result["reason"], result["previous_amount"], result["error_message"]) == (
+            "SKIPPED",
+            "DORMANT",
+            TENTH,
+            "accrual of 2025-03-10 is capitalized; kept at 0.1000000000",
+        )
+
+
 class TestConcurrentRuns:
     def test_two_runs_of_one_date_at_once_leave_one_accrual_per_account(self, book: Book) -> None:
         book.product("P", tiers=[("2020-01-01", "0", "3.65")])
