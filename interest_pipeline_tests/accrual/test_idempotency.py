@@ -187,6 +187,12 @@ def _outcomes(book: Book, run_id: str) -> dict[int, tuple[object, ...]]:
     }
 
 
+def _dormant_one_accrued_by_a_run_including_dormant(book: Book, instance: dg.DagsterInstance) -> None:
+    _book_of_two(book)
+    book.conn.execute("UPDATE accounts SET status = 'DORMANT' WHERE id = 1")
+    accrue(D, instance, include_dormant_accounts=True)
+
+
 class TestRerunWithNarrowerScope:
     """Spec section 2: out of the run's scope (dormant without include_dormant_accounts, a type
     not among its account types) is not eligible, so D's ACCRUED row goes, as a CLOSED one's does."""
@@ -194,9 +200,7 @@ class TestRerunWithNarrowerScope:
     def test_dormant_account_loses_the_row_a_run_including_dormant_wrote(
         self, book: Book, instance: dg.DagsterInstance
     ) -> None:
-        _book_of_two(book)
-        book.conn.execute("UPDATE accounts SET status = 'DORMANT' WHERE id = 1")
-        accrue(D, instance, include_dormant_accounts=True)
+        _dormant_one_accrued_by_a_run_including_dormant(book, instance)
         assert book.accruals(D) == {1: TENTH, 2: Decimal("0.2000000000")}
 
         rerun = accrue(D, instance, include_dormant_accounts=False)
@@ -240,9 +244,7 @@ class TestRerunWithNarrowerScope:
         assert _outcomes(book, rerun.run_id)[1] == ("SKIPPED", "ACCOUNT_TYPE_EXCLUDED", None, TENTH)
 
     def test_a_capitalized_row_stays_and_is_reported(self, book: Book, instance: dg.DagsterInstance) -> None:
-        _book_of_two(book)
-        book.conn.execute("UPDATE accounts SET status = 'DORMANT' WHERE id = 1")
-        accrue(D, instance, include_dormant_accounts=True)
+        _dormant_one_accrued_by_a_run_including_dormant(book, instance)
         _capitalize(book.conn, 1, D)
         capitalized = book.accrual_row(1, D)
 
