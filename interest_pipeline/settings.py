@@ -12,6 +12,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -32,7 +33,18 @@ STEP_PROCESSES_ENV = "INTEREST_STEP_PROCESSES"
 EMBEDDED_DATABASE = "interest_pipeline"
 EMBEDDED_DAGSTER_DATABASE = "interest_pipeline_dagster"
 
+# The checkout an editable install runs from: only the default home is relative to it. Files the
+# code needs at run time (dagster.yaml, the migrations) ship inside the package: package_path().
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def package_path(name: str) -> Path:
+    """A file or folder shipped in the interest_pipeline package (package data), wherever it is installed."""
+    location = files("interest_pipeline").joinpath(name)
+    if not isinstance(location, Path):
+        # Alembic and shutil need real paths, which a zipped install does not have.
+        raise RuntimeError(f"interest_pipeline is not installed as files: cannot read {name} from {location}")
+    return location
 
 
 @dataclass(frozen=True)
@@ -142,7 +154,7 @@ def ensure_dagster_home(settings: Settings | None = None) -> Path:
     """Point DAGSTER_HOME at an instance backed by PostgreSQL and return it.
 
     A DAGSTER_HOME set by the user is respected as it is; otherwise one is made under the
-    project's home from the repository's dagster.yaml.
+    project's home from the package's dagster.yaml.
     """
     settings = settings or load_settings()
     os.environ.setdefault(
@@ -152,6 +164,6 @@ def ensure_dagster_home(settings: Settings | None = None) -> Path:
         return Path(os.environ["DAGSTER_HOME"])
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copyfile(package_path("dagster.yaml"), home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)
     return home

@@ -1,8 +1,10 @@
 """The code location loads from workspace.yaml as the webserver loads it: job, partitions, schedule, sensors."""
 
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
+import psycopg
 import pytest
 from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import WorkspaceFileTarget
@@ -26,14 +28,27 @@ def location() -> Iterator[object]:
 
 
 class TestCodeLocation:
-    def test_accrual_job_is_partitioned_by_business_date(self, location: object) -> None:
+    @pytest.mark.parametrize("job_name", ["daily_interest_accrual", "interest_posting"])
+    def test_partitions_are_every_ended_business_day_from_the_configured_start(
+        self, location: object, job_name: str
+    ) -> None:
+        """What the UI's partition view lists: one key per day from 2020-01-01 to yesterday (UTC)."""
         [repository] = location.get_repositories().values()  # type: ignore[attr-defined]
-        job = repository.get_full_job("daily_interest_accrual")
-        assert job is not None
-        partition_set = repository.get_partition_set(
-            next(p.name for p in repository.get_partition_sets() if p.job_name == "daily_interest_accrual")
-        )
-        assert partition_set.job_name == "daily_interest_accrual"
+        [partition_set] = [p for p in repository.get_partition_sets() if p.job_name == job_name]
+        yesterday = datetime.now(UTC).date() - timedelta(days=1)
+        keys = partition_set.get_partition_names(dg.DagsterInstance.ephemeral())
+        assert keys[:3] == ["2020-01-01", "2020-01-02", "2020-01-03"]
+        assert keys[-1] in {yesterday.isoformat(), (datetime.now(UTC).date() - timedelta(days=1)).isoformat()}
+        assert len(keys) == len(set(keys)) == (date.fromisoformat(keys[-1]) - date(2020, 1, 1)).days + 1
+        assert partition_set.get_partitions_definition().timezone == "UTC"
+
+    def test_each_schedule_fires_on_its_jobs_seeded_cron(self, conn: psycopg.Connection) -> None:
+        """The crons are fixed when the definitions load; they must agree with the seeded config rows."""
+        from interest_pipeline.definitions import defs
+
+        seeded = dict(conn.execute("SELECT job_type, cron_expression FROM interest_batch_config").fetchall())
+        schedules = defs.get_repository_def().schedule_defs
+        assert {s.job_name: s.cron_schedule for s in schedules} == seeded
 
     def test_schedule_and_sensors_are_loaded(self, location: object) -> None:
         [repository] = location.get_repositories().values()  # type: ignore[attr-defined]
@@ -48,11 +63,3 @@ class TestCodeLocation:
             "daily_interest_accrual_failure_closes_execution",
             "daily_interest_accrual_cancel_closes_execution",
         } <= sensor_names
-
-    def test_partitions_start_at_the_configured_date(self) -> None:
-        from interest_pipeline.definitions import defs
-
-        partitions = defs.get_job_def("daily_interest_accrual").partitions_def
-        assert isinstance(partitions, dg.DailyPartitionsDefinition)
-        assert partitions.get_first_partition_key() == "2020-01-01"
-        assert partitions.timezone == "UTC"

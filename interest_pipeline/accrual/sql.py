@@ -23,7 +23,14 @@ import psycopg
 
 from interest_pipeline.batch.chunks import ChunkTask
 from interest_pipeline.batch.executions import ChunkTotals, account_results_insert, account_status_upsert
-from interest_pipeline.domain import BELOW_MIN_BALANCE, NO_BALANCE, NO_RATE, NON_POSITIVE_BALANCE
+from interest_pipeline.domain import (
+    ACCOUNT_TYPE_EXCLUDED,
+    BELOW_MIN_BALANCE,
+    DORMANT,
+    NO_BALANCE,
+    NO_RATE,
+    NON_POSITIVE_BALANCE,
+)
 
 JOB_TYPE = "daily_interest_accrual"
 CLOSED = "CLOSED"
@@ -32,8 +39,9 @@ NOT_YET_OPEN = "NOT_YET_OPEN"
 # A row that no longer accrues still held a CAPITALIZED amount: reported, never touched.
 ALREADY_CAPITALIZED = "ALREADY_CAPITALIZED"
 
-# The outcome of every account of the chunk in the run's scope, computed once.
-_OUTCOME_CTES = f"""
+# The outcome of every account of the chunk in the run's scope, computed once (benchmarks/bench_accrual.py
+# builds its bare INSERT ... SELECT floor from it too).
+OUTCOME_CTES = f"""
     night AS (
         SELECT %(business_date)s::date AS d, %(business_date)s::date + 1 AS e
     ),
@@ -63,20 +71,29 @@ _OUTCOME_CTES = f"""
                                       AND f.effective_from <= %(business_date)s::date)
     ),
     product AS MATERIALIZED (
-        SELECT p.code, p.tier_mode, p.min_balance_for_interest, dc.numerator, dc.denominator
+        SELECT p.code, p.tier_mode, p.min_balance_for_interest, dc.numerator, dc.denominator,
+               p.account_type = ANY(%(account_types)s::text[]) AS type_in_run
           FROM interest_products p JOIN day_counts dc ON dc.day_count = p.day_count
-         WHERE p.account_type = ANY(%(account_types)s::text[])
     ),
+    -- Every account of the chunk (of the run's account_ids only, when it names some: nothing
+    -- outside them is read or touched). A dormant account in a run without
+    -- include_dormant_accounts, or one whose type is not among the run's account types, is not
+    -- eligible on D (spec section 2) exactly as a closed one is: its rule order is the domain's
+    -- ineligibility_reason. So a re-run with a narrower scope converges to what the spec says of
+    -- D: the ACCRUED rows a wider run wrote for such accounts are removed and reported with
+    -- their previous_amount (CAPITALIZED ones kept and reported), like NOT_YET_OPEN/CLOSED/MATURED.
+    -- Ineligible accounts cost no balance or rate probe, and get a result only when D has a row.
     scope AS MATERIALIZED (
         SELECT a.id, a.currency, a.rate_override, a.product_code, p.tier_mode,
                p.min_balance_for_interest, p.numerator, p.denominator,
                CASE WHEN a.opened_on > %(business_date)s::date THEN '{NOT_YET_OPEN}'
                     WHEN a.closed_on <= %(business_date)s::date THEN '{CLOSED}'
-                    WHEN a.maturity_date <= %(business_date)s::date THEN '{MATURED}' END AS ineligible
+                    WHEN a.maturity_date <= %(business_date)s::date THEN '{MATURED}'
+                    WHEN a.status = 'DORMANT' AND NOT %(include_dormant)s THEN '{DORMANT}'
+                    WHEN NOT p.type_in_run THEN '{ACCOUNT_TYPE_EXCLUDED}' END AS ineligible
           FROM accounts a JOIN product p ON p.code = a.product_code
          WHERE a.id BETWEEN %(first_id)s AND %(last_id)s
            AND (%(account_ids)s::bigint[] IS NULL OR a.id = ANY(%(account_ids)s::bigint[]))
-           AND (%(include_dormant)s OR a.status <> 'DORMANT')
     ),
     -- D's existing rows of the chunk in one range scan of (accrual_date, account_id), read in full
     -- before this statement inserts any: a per-account probe planned on stale statistics of
@@ -136,7 +153,7 @@ _OUTCOME_CTES = f"""
 """
 
 _ACCRUE_CHUNK = f"""
-WITH {_OUTCOME_CTES},
+WITH {OUTCOME_CTES},
     upserted AS (
         INSERT INTO interest_accruals AS x
             (account_id, accrual_date, balance, amount, status, execution_id, updated_at)
@@ -193,13 +210,6 @@ SELECT r.currency,
  ORDER BY r.currency
 """
 
-_BARE_INSERT = f"""
-WITH {_OUTCOME_CTES}
-INSERT INTO interest_accruals (account_id, accrual_date, balance, amount, status, execution_id)
-SELECT o.account_id, %(business_date)s::date, o.balance, o.amount, 'ACCRUED', %(execution_id)s
-  FROM outcome o WHERE o.outcome = 'SUCCESS'
-"""
-
 
 def chunk_parameters(
     *,
@@ -235,10 +245,14 @@ def task_parameters(task: ChunkTask) -> dict[str, Any]:
 
 
 def lock_chunk(conn: psycopg.Connection, task: ChunkTask) -> None:
-    """Serialize runs of the same date over the same chunk (two launches at once).
+    """Serialize runs of the same date over the same chunk bounds (two launches at once).
 
-    Taken in its own statement, so the accrual statement's snapshot, taken after the wait,
-    sees what the other run committed and reports it as unchanged instead of racing it.
+    Not what keeps one row per (account, D): the primary key and the statement's ON CONFLICT do
+    that under any interleaving, chunk bounds or not. This keeps the *report* true: taken in its
+    own statement, so the accrual statement's snapshot, taken after the wait, sees what the other
+    run committed and reports it as unchanged, instead of both runs reporting the same correction
+    (or removal) against the amount they both read before either committed. Two runs chunked
+    differently (another batch_size) take different locks and may still both report it.
     """
     conn.execute(
         "SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))",
@@ -248,6 +262,7 @@ def lock_chunk(conn: psycopg.Connection, task: ChunkTask) -> None:
 
 def accrue_chunk(conn: psycopg.Connection, task: ChunkTask) -> ChunkTotals:
     """Accrue one chunk inside the caller's transaction; returns the chunk's counts and totals."""
+    lock_chunk(conn, task)
     rows = conn.execute(_ACCRUE_CHUNK, task_parameters(task)).fetchall()
     amounts: dict[str, Decimal] = {}
     processed = succeeded = skipped = failed = changed = removed = 0
@@ -269,8 +284,3 @@ def accrue_chunk(conn: psycopg.Connection, task: ChunkTask) -> ChunkTotals:
         removed=removed,
         amounts=amounts,
     )
-
-
-def bare_accrual_insert(conn: psycopg.Connection, parameters: dict[str, Any]) -> int:
-    """Only the accrual rows, nothing else recorded: the benchmark's baseline. Returns rows inserted."""
-    return conn.execute(_BARE_INSERT, parameters).rowcount

@@ -37,7 +37,6 @@ class ChunkTask:
     business_date: date
     config: EffectiveConfig
     chunk: Chunk
-    position: int
 
 
 def plan_chunks(conn: psycopg.Connection, config: EffectiveConfig) -> list[Chunk]:

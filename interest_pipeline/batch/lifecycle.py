@@ -61,8 +61,8 @@ def start_batch(
             extra_parameters={"chunk_order": [c.index for c in chunks]},
         )
     return [
-        ChunkTask(execution_id=run_id, business_date=business_date, config=config, chunk=chunk, position=i)
-        for i, chunk in enumerate(chunks)
+        ChunkTask(execution_id=run_id, business_date=business_date, config=config, chunk=chunk)
+        for chunk in chunks
     ]
 
 

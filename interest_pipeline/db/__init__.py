@@ -1,1 +1,1 @@
-"""Database access: engine, typed models, migrations."""
+"""Database access: raw connections, typed models, the Alembic driver."""

@@ -1,18 +1,12 @@
-"""Engines and raw connections to the application database."""
+"""Raw psycopg connections to the application database (COPY and set-based SQL)."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
-from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL
 
 from interest_pipeline.settings import database_url, libpq_url, sqlalchemy_url
-
-
-def make_engine(url: str | URL | None = None, **kwargs: object) -> Engine:
-    target = sqlalchemy_url(url) if url is not None else database_url()
-    return create_engine(target, pool_pre_ping=True, **kwargs)  # type: ignore[arg-type]
 
 
 @contextmanager

@@ -6,9 +6,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
 from sqlalchemy.engine import URL
 
-from interest_pipeline.settings import REPO_ROOT, database_url, sqlalchemy_url
+from interest_pipeline.settings import database_url, package_path, sqlalchemy_url
 
-MIGRATIONS_DIR = REPO_ROOT / "migrations"
+# Shipped in the package, so a wheel install migrates as an editable one does.
+MIGRATIONS_DIR = package_path("migrations")
 VERSION_TABLE = "interest_pipeline_alembic_version"
 
 

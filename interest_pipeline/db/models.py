@@ -3,7 +3,7 @@
 Section 1 tables are inputs owned by core banking in a real bank (shipped here so the
 pipeline runs standalone); section 4 tables are the pipeline's outputs and execution
 records. Column names are a contract with importers and downstream readers.
-The migrations in `migrations/` create exactly this (a test compares the two).
+The migrations in `interest_pipeline/migrations/` create exactly this (a test compares the two).
 """
 
 from datetime import date, datetime

@@ -1,12 +1,20 @@
 """Spec §5 for the accrual: re-runs change nothing, or exactly what changed, and report it."""
 
 import threading
+import time
 from datetime import date
 from decimal import Decimal
 
 import dagster as dg
 import psycopg
+from sqlalchemy.engine import URL
 
+from interest_pipeline.accrual import sql
+from interest_pipeline.batch.chunks import ChunkTask
+from interest_pipeline.batch.config import BatchRunConfig
+from interest_pipeline.batch.lifecycle import start_batch
+from interest_pipeline.resources.database import DatabaseResource
+from interest_pipeline.settings import libpq_url
 from interest_pipeline_tests.accrual.book import Book, accrue
 
 D = date(2025, 3, 10)
@@ -164,6 +172,94 @@ class TestRerunAfterCorrection:
         assert book.execution(rerun.run_id)["status"] == "PARTIAL"
 
 
+def _savings_fixed_savings(book: Book) -> None:
+    book.product("P", tiers=[("2020-01-01", "0", "3.65")])
+    book.product("F", tiers=[("2020-01-01", "0", "3.65")], account_type="FIXED_DEPOSIT")
+    book.account(1, "P", {"2024-01-01": "1000"})
+    book.account(2, "F", {"2024-01-01": "2000"})
+    book.account(3, "P", {"2024-01-01": "3000"})
+
+
+def _outcomes(book: Book, run_id: str) -> dict[int, tuple[object, ...]]:
+    return {
+        a: (r["status"], r["reason"], r["amount"], r["previous_amount"])
+        for a, r in book.results(run_id).items()
+    }
+
+
+def _dormant_one_accrued_by_a_run_including_dormant(book: Book, instance: dg.DagsterInstance) -> None:
+    _book_of_two(book)
+    book.conn.execute("UPDATE accounts SET status = 'DORMANT' WHERE id = 1")
+    accrue(D, instance, include_dormant_accounts=True)
+
+
+class TestRerunWithNarrowerScope:
+    """Spec section 2: out of the run's scope (dormant without include_dormant_accounts, a type
+    not among its account types) is not eligible, so D's ACCRUED row goes, as a CLOSED one's does."""
+
+    def test_dormant_account_loses_the_row_a_run_including_dormant_wrote(
+        self, book: Book, instance: dg.DagsterInstance
+    ) -> None:
+        _dormant_one_accrued_by_a_run_including_dormant(book, instance)
+        assert book.accruals(D) == {1: TENTH, 2: Decimal("0.2000000000")}
+
+        rerun = accrue(D, instance, include_dormant_accounts=False)
+
+        assert book.accruals(D) == {2: Decimal("0.2000000000")}
+        assert _outcomes(book, rerun.run_id) == {
+            1: ("SKIPPED", "DORMANT", None, TENTH),
+            2: ("SUCCESS", None, Decimal("0.2000000000"), None),
+        }
+        assert book.execution(rerun.run_id)["accounts_processed"] == 2
+
+    def test_account_of_a_type_left_out_loses_its_row_and_others_keep_theirs(
+        self, book: Book, instance: dg.DagsterInstance
+    ) -> None:
+        _savings_fixed_savings(book)
+        accrue(D, instance)
+        fixed = book.accrual_row(2, D)
+
+        rerun = accrue(D, instance, account_types=["FIXED_DEPOSIT"])
+
+        assert book.accruals(D) == {2: Decimal("0.2000000000")}
+        assert book.accrual_row(2, D) == fixed
+        assert _outcomes(book, rerun.run_id) == {
+            1: ("SKIPPED", "ACCOUNT_TYPE_EXCLUDED", None, TENTH),
+            2: ("SUCCESS", None, Decimal("0.2000000000"), None),
+            3: ("SKIPPED", "ACCOUNT_TYPE_EXCLUDED", None, Decimal("0.3000000000")),
+        }
+
+    def test_a_run_naming_account_ids_touches_none_outside_them(
+        self, book: Book, instance: dg.DagsterInstance
+    ) -> None:
+        _savings_fixed_savings(book)
+        accrue(D, instance)
+        outside = book.accrual_row(3, D)
+
+        rerun = accrue(D, instance, account_ids=[1, 2], account_types=["FIXED_DEPOSIT"])
+
+        assert book.accruals(D) == {2: Decimal("0.2000000000"), 3: Decimal("0.3000000000")}
+        assert book.accrual_row(3, D) == outside  # same xmin: not even rewritten
+        assert set(_outcomes(book, rerun.run_id)) == {1, 2}
+        assert _outcomes(book, rerun.run_id)[1] == ("SKIPPED", "ACCOUNT_TYPE_EXCLUDED", None, TENTH)
+
+    def test_a_capitalized_row_stays_and_is_reported(self, book: Book, instance: dg.DagsterInstance) -> None:
+        _dormant_one_accrued_by_a_run_including_dormant(book, instance)
+        _capitalize(book.conn, 1, D)
+        capitalized = book.accrual_row(1, D)
+
+        rerun = accrue(D, instance)
+
+        assert book.accrual_row(1, D) == capitalized
+        result = book.results(rerun.run_id)[1]
+        assert (result["status"], result["reason"], result["previous_amount"], result["error_message"]) == (
+            "SKIPPED",
+            "DORMANT",
+            TENTH,
+            "accrual of 2025-03-10 is capitalized; kept at 0.1000000000",
+        )
+
+
 class TestConcurrentRuns:
     def test_two_runs_of_one_date_at_once_leave_one_accrual_per_account(self, book: Book) -> None:
         book.product("P", tiers=[("2020-01-01", "0", "3.65")])
@@ -199,3 +295,66 @@ class TestConcurrentRuns:
         assert (count, total) == (4000, 4000)
         assert {book.execution(o.run_id)["status"] for o in outcomes} == {"SUCCESS"}
         assert [book.execution(o.run_id)["accounts_succeeded"] for o in outcomes] == [4000, 4000]
+
+    def test_a_correction_applied_by_two_runs_at_once_is_reported_by_one(
+        self, book: Book, instance: dg.DagsterInstance, clean_db: URL
+    ) -> None:
+        """The second run waits for the first (lock_chunk) and then sees its rows: one change reported.
+
+        Without the chunk lock both statements read the old amount before either commits, the
+        second one's upsert waits on the first's row and then finds nothing to change, yet it
+        reports the same correction again (previous_amount 0.1, changed 1).
+        """
+        _book_of_two(book)
+        accrue(D, instance)
+        book.balance(1, "2024-01-01", "3000")
+        database = DatabaseResource(url=clean_db.render_as_string(hide_password=False))
+
+        def plan(run_id: str) -> ChunkTask:
+            (task,) = start_batch(
+                database,
+                job_type=sql.JOB_TYPE,
+                run_id=run_id,
+                business_date=D,
+                trigger="MANUAL",
+                run_config=BatchRunConfig(),
+                run_state=lambda _: "RUNNING",
+            )
+            return task
+
+        first_task, second_task = plan("first"), plan("second")
+        url = libpq_url(clean_db)
+        with psycopg.connect(url) as first, psycopg.connect(url) as second:
+            first_totals = sql.accrue_chunk(first, first_task)  # holds its rows, uncommitted
+            second_totals = []
+            waiter = threading.Thread(
+                target=lambda: second_totals.append(sql.accrue_chunk(second, second_task))
+            )
+            waiter.start()
+            deadline = time.monotonic() + 30
+            while book.conn.execute(
+                "SELECT wait_event_type IS DISTINCT FROM 'Lock' FROM pg_stat_activity WHERE pid = %s",
+                (second.info.backend_pid,),
+            ).fetchone()[0]:  # type: ignore[index]
+                assert time.monotonic() < deadline, "the second run never waited for the first"
+                time.sleep(0.01)
+            first.commit()
+            waiter.join(timeout=30)
+            second.commit()
+
+        assert (first_totals.changed, [t.changed for t in second_totals]) == (1, [0])
+        assert book.accruals(D) == {1: Decimal("0.3000000000"), 2: Decimal("0.2000000000")}
+        reported = {
+            run: {a: (r["status"], r["amount"], r["previous_amount"]) for a, r in book.results(run).items()}
+            for run in ("first", "second")
+        }
+        assert reported == {
+            "first": {
+                1: ("SUCCESS", Decimal("0.3000000000"), TENTH),
+                2: ("SUCCESS", Decimal("0.2000000000"), None),
+            },
+            "second": {
+                1: ("SUCCESS", Decimal("0.3000000000"), None),
+                2: ("SUCCESS", Decimal("0.2000000000"), None),
+            },
+        }

@@ -9,6 +9,7 @@ import pytest
 from interest_pipeline.accrual.schedule import business_date_ended_at, daily_interest_accrual_schedule
 from interest_pipeline.definitions import defs
 from interest_pipeline.resources.database import DatabaseResource
+from interest_pipeline_tests.support.schedules import next_tick
 
 
 def _evaluate(tick: datetime) -> object:
@@ -22,13 +23,12 @@ def _evaluate(tick: datetime) -> object:
 
 
 class TestSchedule:
-    def test_fires_at_midnight_in_the_business_timezone(self) -> None:
-        assert daily_interest_accrual_schedule.cron_schedule == "0 0 * * *"
-        assert daily_interest_accrual_schedule.execution_timezone == "UTC"
-        assert daily_interest_accrual_schedule.job_name == "daily_interest_accrual"
-
-    def test_requests_the_day_that_just_ended(self, conn: psycopg.Connection) -> None:
-        data = _evaluate(datetime(2025, 3, 1, 0, 0, tzinfo=UTC))
+    def test_the_tick_after_a_business_day_is_its_midnight_and_requests_that_day(
+        self, conn: psycopg.Connection
+    ) -> None:
+        tick = next_tick(daily_interest_accrual_schedule, datetime(2025, 2, 28, 12, 0, tzinfo=UTC))
+        assert tick == datetime(2025, 3, 1, 0, 0, tzinfo=UTC)  # the default business timezone is UTC
+        data = _evaluate(tick)
         [request] = data.run_requests  # type: ignore[attr-defined]
         assert (request.partition_key, request.run_key) == ("2025-02-28", "2025-02-28")
 

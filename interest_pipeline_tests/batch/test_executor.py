@@ -1,5 +1,6 @@
 """The chunk steps' executor: forkserver with the right modules preloaded, sized from settings."""
 
+import importlib
 import json
 import os
 import subprocess
@@ -10,7 +11,8 @@ import pytest
 
 from interest_pipeline import settings
 from interest_pipeline.batch.executor import chunk_executor
-from interest_pipeline.settings import REPO_ROOT, sqlalchemy_url
+from interest_pipeline.definitions import defs
+from interest_pipeline.settings import package_path, sqlalchemy_url
 from interest_pipeline_tests.support.database import fresh_database
 
 # What a forked step process does before its op runs: load the instance from its ref.
@@ -35,33 +37,29 @@ def _config(job_module: str) -> dict[str, object]:
 
 
 class TestChunkExecutor:
-    def test_forks_from_a_server_with_main_step_imports_and_the_job_preloaded(self) -> None:
-        assert _config("interest_pipeline.posting.job")["start_method"] == {
-            "forkserver": {
-                "preload_modules": [
-                    "__main__",
-                    "interest_pipeline.batch.step_imports",
-                    "interest_pipeline.posting.job",
-                ]
-            }
-        }
+    @pytest.mark.parametrize("job_name", ["daily_interest_accrual", "interest_posting"])
+    def test_each_job_forks_its_steps_from_a_server_that_preloaded_the_job(self, job_name: str) -> None:
+        """The preloaded modules import, and the job's own is among them: a step finds its job in place.
+
+        Fails when a job module moves or is renamed without its chunk_executor(...) argument.
+        """
+        job = defs.get_job_def(job_name)
+        resolved = job.executor_def.apply_config_mapping({})
+        assert resolved.success
+        [(method, options)] = resolved.value["config"]["start_method"].items()  # type: ignore[index]
+        assert method == "forkserver"
+        preloaded = [importlib.import_module(m) for m in options["preload_modules"] if m != "__main__"]
+        assert any(getattr(module, job_name, None) is not None for module in preloaded), options
 
     def test_runs_as_many_step_processes_as_the_settings_say(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(settings.STEP_PROCESSES_ENV, "5")
         assert _config("interest_pipeline.accrual.job")["max_concurrent"] == 5
 
-    def test_both_jobs_use_it(self) -> None:
-        from interest_pipeline.accrual.job import daily_interest_accrual
-        from interest_pipeline.posting.job import interest_posting
-
-        assert daily_interest_accrual.executor_def.name == "forkserver_multiprocess"
-        assert interest_posting.executor_def.name == "forkserver_multiprocess"
-
 
 class TestStepImports:
     def test_a_step_process_imports_nothing_more_to_load_the_instance(self, tmp_path: Path) -> None:
         """Fails when a Dagster upgrade moves what from_ref imports: extend STEP_MODULES."""
-        (tmp_path / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
+        (tmp_path / "dagster.yaml").write_text(package_path("dagster.yaml").read_text())
         with fresh_database(migrated=False, prefix="ip_test_dagster") as url:
             env = {
                 **os.environ,

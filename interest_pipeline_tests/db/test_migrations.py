@@ -241,6 +241,44 @@ class TestDowngrade:
         assert migrate.current_revision(scratch_url) == revisions[0]
 
 
+SCHEMA_CATALOG = """
+SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable
+  FROM information_schema.columns WHERE table_schema = 'public'
+UNION ALL SELECT 'constraint ' || conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+  FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+UNION ALL SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'public'
+UNION ALL SELECT 'function ' || oid::regprocedure || ' ' || md5(prosrc)
+  FROM pg_proc WHERE pronamespace = 'public'::regnamespace
+UNION ALL SELECT 'trigger ' || tgrelid::regclass || ' ' || tgname FROM pg_trigger WHERE NOT tgisinternal
+UNION ALL SELECT 'seed currency ' || code || ' ' || minor_units FROM currencies
+UNION ALL SELECT 'seed config ' || job_type FROM interest_batch_config
+"""
+
+
+def schema_catalog(url: URL) -> set[str]:
+    with psycopg.connect(libpq_url(url)) as conn:
+        return {row[0] for row in conn.execute(SCHEMA_CATALOG).fetchall()}
+
+
+class TestEmptyRevision:
+    def test_0004_changes_nothing_and_what_it_relies_on_is_there_before_it(self, scratch_url: URL) -> None:
+        migrate.downgrade(scratch_url, "base")
+        migrate.upgrade(scratch_url, "0003")
+        before = schema_catalog(scratch_url)
+
+        migrate.upgrade(scratch_url, "0004")
+
+        assert migrate.current_revision(scratch_url) == "0004"
+        assert schema_catalog(scratch_url) == before
+        # what its docstring says the posting job relies on, already made by 0001..0003
+        assert {
+            "constraint interest_postings uq_interest_postings_idempotency_key UNIQUE (idempotency_key)",
+            "index CREATE INDEX ix_interest_postings_account_id_posting_date ON public.interest_postings"
+            " USING btree (account_id, posting_date)",
+        } <= before
+        migrate.upgrade(scratch_url)
+
+
 class TestSeeds:
     def test_currencies_are_seeded_with_iso_minor_units(self, database_url: URL) -> None:
         with psycopg.connect(libpq_url(database_url)) as conn:

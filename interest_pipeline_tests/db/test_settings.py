@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfoNotFoundError
 
 import psycopg
 import pytest
@@ -63,7 +64,7 @@ class TestSettings:
 
     def test_a_misspelt_timezone_fails_at_once(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(settings.TIMEZONE_ENV, "Europe/Londn")
-        with pytest.raises(Exception, match="Londn"):
+        with pytest.raises(ZoneInfoNotFoundError, match="No time zone found with key Europe/Londn"):
             load_settings()
 
 
@@ -75,7 +76,7 @@ class TestDagsterInstance:
         with psycopg.connect(libpq_url(url)) as conn:
             assert conn.execute("SELECT current_database()").fetchone() == (url.database,)
 
-    def test_dagster_home_is_made_from_the_repository_dagster_yaml(
+    def test_dagster_home_is_made_from_the_packaged_dagster_yaml(
         self, database_url: URL, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.delenv("DAGSTER_HOME", raising=False)
@@ -84,7 +85,9 @@ class TestDagsterInstance:
         home = ensure_dagster_home()
         assert home == tmp_path / "dagster"
         assert os.environ["DAGSTER_HOME"] == str(home)
-        config = yaml.safe_load((home / "dagster.yaml").read_text())
+        copied = (home / "dagster.yaml").read_text()
+        assert copied == (Path(settings.__file__).parent / "dagster.yaml").read_text()
+        config = yaml.safe_load(copied)
         assert config["storage"]["postgres"]["postgres_url"] == {"env": settings.DAGSTER_PG_URL_ENV}
         assert os.environ[settings.DAGSTER_PG_URL_ENV].startswith("postgresql+psycopg2://")
 

@@ -12,6 +12,7 @@ from interest_pipeline.posting.schedule import interest_posting_schedule, previo
 from interest_pipeline.posting.sensor import POSTING_FOLLOWS_TAG, interest_posting_after_accrual
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline_tests.posting.support import Book, product
+from interest_pipeline_tests.support.schedules import next_tick
 
 
 @pytest.fixture
@@ -61,13 +62,11 @@ class TestSensor:
 
 
 class TestSchedule:
-    def test_cron_is_the_seeded_one_am(self) -> None:
-        assert interest_posting_schedule.cron_schedule == "0 1 * * *"
-
-    def test_tick_posts_the_previous_day(self, book: Book) -> None:
+    def test_the_tick_after_a_business_day_is_one_am_and_posts_that_day(self, book: Book) -> None:
+        tick = next_tick(interest_posting_schedule, datetime(2025, 1, 31, 12, 0, tzinfo=ZoneInfo("UTC")))
+        assert tick == datetime(2025, 2, 1, 1, 0, tzinfo=ZoneInfo("UTC"))
         context = dg.build_schedule_context(
-            scheduled_execution_time=datetime(2025, 2, 1, 1, 0, tzinfo=ZoneInfo("UTC")),
-            resources={"database": DatabaseResource()},
+            scheduled_execution_time=tick, resources={"database": DatabaseResource()}
         )
         request = interest_posting_schedule(context)
         assert isinstance(request, dg.RunRequest)
