@@ -14,8 +14,10 @@ from typing import Any
 
 import psycopg
 
+from interest_pipeline.accrual import sql as accrual_sql
 from interest_pipeline.batch.config import BatchRunConfig
 from interest_pipeline.batch.executions import ExecutionRow
+from interest_pipeline.batch.lifecycle import finish_batch, run_chunk, start_batch
 from interest_pipeline.domain import (
     AccountFacts,
     AccountStatus,
@@ -31,7 +33,7 @@ from interest_pipeline.domain import (
     simulate,
 )
 from interest_pipeline.posting import sql as posting_sql
-from interest_pipeline.posting.lifecycle import post_business_date
+from interest_pipeline.posting.lifecycle import post_business_date, unknown_run
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.resources.ledger import PostgresLedgerResource
 
@@ -220,6 +222,22 @@ def accrue_day(
             accruals,
         )
     return execution_id
+
+
+def accrue_with_the_job(database: DatabaseResource, d: date, run_id: str, *, batch_size: int = 100) -> None:
+    """One accrual run of d through the accrual job's own lifecycle and chunk statement, in this process."""
+    tasks = start_batch(
+        database,
+        job_type=accrual_sql.JOB_TYPE,
+        run_id=run_id,
+        business_date=d,
+        trigger="BACKFILL",
+        run_config=BatchRunConfig(batch_size=batch_size),
+        run_state=unknown_run,
+    )
+    for task in tasks:
+        run_chunk(database, task, accrual_sql.accrue_chunk)
+    finish_batch(database, run_id)
 
 
 def accrue_days(conn: psycopg.Connection, book: Book, dates: Iterable[date], **kwargs: object) -> None:

@@ -21,14 +21,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.engine import URL
 
-from interest_pipeline.accrual import sql as accrual_sql
 from interest_pipeline.batch.config import BatchRunConfig
-from interest_pipeline.batch.lifecycle import finish_batch, run_chunk, start_batch
 from interest_pipeline.cli import main
 from interest_pipeline.domain import AccountType, DayCount, PostingFrequency, SimulationResult
 from interest_pipeline.posting import sql as posting_sql
 from interest_pipeline.posting.job import interest_posting
-from interest_pipeline.posting.lifecycle import post_business_date, unknown_run
+from interest_pipeline.posting.lifecycle import post_business_date
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.resources.ledger import PostgresLedgerResource
 from interest_pipeline.settings import libpq_url
@@ -36,6 +34,7 @@ from interest_pipeline_tests.posting.support import (
     Book,
     accrue_day,
     accrue_days,
+    accrue_with_the_job,
     days,
     db_ledger,
     db_postings,
@@ -91,19 +90,7 @@ def build_book() -> Book:
 
 
 def accrue(database: DatabaseResource, d: date, run_id: str) -> None:
-    """One accrual run of d through the accrual job's lifecycle and chunk statement."""
-    tasks = start_batch(
-        database,
-        job_type=accrual_sql.JOB_TYPE,
-        run_id=run_id,
-        business_date=d,
-        trigger="MANUAL",
-        run_config=BatchRunConfig(batch_size=5),
-        run_state=unknown_run,
-    )
-    for task in tasks:
-        run_chunk(database, task, accrual_sql.accrue_chunk)
-    finish_batch(database, run_id)
+    accrue_with_the_job(database, d, run_id, batch_size=5)
 
 
 @dataclass

@@ -15,9 +15,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import URL
 
-from interest_pipeline.accrual import sql as accrual_sql
 from interest_pipeline.batch.config import BatchRunConfig
-from interest_pipeline.batch.lifecycle import finish_batch, run_chunk, start_batch
 from interest_pipeline.data.generate import generate_book
 from interest_pipeline.domain import (
     AccountFacts,
@@ -31,12 +29,13 @@ from interest_pipeline.domain import (
     TierMode,
     simulate,
 )
-from interest_pipeline.posting.lifecycle import post_business_date, unknown_run
+from interest_pipeline.posting.lifecycle import post_business_date
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.resources.ledger import PostgresLedgerResource
 from interest_pipeline.settings import libpq_url
 from interest_pipeline_tests.posting.support import (
     MINOR_UNITS,
+    accrue_with_the_job,
     days,
     db_ledger,
     db_postings,
@@ -102,18 +101,7 @@ def read_book(
 
 
 def accrue(database: DatabaseResource, d: date, run_id: str) -> None:
-    tasks = start_batch(
-        database,
-        job_type=accrual_sql.JOB_TYPE,
-        run_id=run_id,
-        business_date=d,
-        trigger="BACKFILL",
-        run_config=BatchRunConfig(batch_size=100),
-        run_state=unknown_run,
-    )
-    for task in tasks:
-        run_chunk(database, task, accrual_sql.accrue_chunk)
-    finish_batch(database, run_id)
+    accrue_with_the_job(database, d, run_id, batch_size=100)
 
 
 @pytest.fixture(scope="module")
