@@ -1,7 +1,7 @@
 """A posting run's life without Dagster: the ops call these, and so do the tests and the benchmark.
 
 The batch framework's lifecycle is reused as it is, except for planning: posting chunks only
-the accounts due on P (see `sql.plan_chunks`).
+the accounts due on P or owing a posting of an earlier date (see `sql.plan_chunks`).
 """
 
 import uuid
@@ -27,7 +27,7 @@ def start_posting(
     run_config: BatchRunConfig,
     run_state: RunState,
 ) -> list[ChunkTask]:
-    """Validate, close what earlier runs left RUNNING, plan the accounts due on P, record RUNNING."""
+    """Validate, close what earlier runs left RUNNING, plan the due or owing accounts, record RUNNING."""
     return start_batch(
         database,
         job_type=sql.JOB_TYPE,

@@ -42,7 +42,7 @@ def totals_metadata(totals: dict[str, sql.CurrencyTotals]) -> dict[str, dg.Metad
 def plan_posting(
     context: dg.OpExecutionContext, config: BatchRunConfig, database: DatabaseResource
 ) -> Iterator[dg.DynamicOutput[ChunkTask]]:
-    """Record the execution (RUNNING) and hand out chunks of the accounts due on P."""
+    """Record the execution (RUNNING) and hand out chunks of the accounts due on P or owing a posting."""
     tasks = start_posting(
         database,
         run_id=context.run_id,

@@ -5,6 +5,11 @@ ledger journals, the capitalization of their accruals and the account results co
 not at all. Postings are inserted with ON CONFLICT (idempotency_key) DO NOTHING RETURNING, and only
 the returned rows are capitalized and journalled, which keeps every key posted once even when two
 runs of the same date race each other.
+
+A posting run of R first makes, in the same transaction, the postings its chunk's accounts owe
+from earlier due dates (blocked then, see OWED_SQL), one pass per due date, oldest first, with
+the same statements; then R's own. `waiting_postings` runs those statements in a rolled-back
+transaction to say what the next run would find.
 """
 
 from collections.abc import Mapping
