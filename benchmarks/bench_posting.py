@@ -1,11 +1,15 @@
 """Benchmark of the posting job at a month end (not a test).
 
 A fresh database on INTEREST_DATABASE_URL's server gets a generated book
-(`interest_pipeline.data.generate`, default 1,000,000 accounts) and a month of ACCRUED rows for
-January 2025, written directly by ONE `INSERT ... SELECT` (a fixed 2 % a year of each account's
-first snapshot, every night the account is open; far faster than 31 accrual runs, and posting
-only sums the amounts), plus one finished accrual execution per date so that every account's
-accruals are complete. The database is then cloned (CREATE DATABASE ... TEMPLATE):
+(`interest_pipeline.data.generate`, default 1,000,000 accounts) and January 2025 made the way
+production makes it (`--book production`, the default): every date accrued by the accrual job's
+own lifecycle and chunk statement (its account results, statuses and executions, which the
+posting's completeness check reads), and every date before the month end posted by the posting
+job's (the maturities and closures of January get their final postings on their day). With
+`--book direct` the month of ACCRUED rows is instead written by ONE `INSERT ... SELECT` (a fixed
+2 % a year of each account's first snapshot) plus one finished accrual execution per date, and
+nothing is posted before the month end (so the job makes January's finals late). The database is
+then cloned (CREATE DATABASE ... TEMPLATE):
 
 - on the original, 2025-01-31 is posted by the real `interest_posting` job, launched with
   `dg.execute_job` on a PostgreSQL-backed Dagster instance (its default forkserver executor);
@@ -26,18 +30,25 @@ import os
 import threading
 import time
 import uuid
-from datetime import date
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
 
 import dagster as dg
 import psycopg
 from bench_support import database, postgres_instance
 from sqlalchemy.engine import URL
 
+from interest_pipeline.accrual.sql import JOB_TYPE as ACCRUAL_JOB_TYPE
+from interest_pipeline.accrual.sql import accrue_chunk
 from interest_pipeline.batch.config import BatchRunConfig, load_job_config, merge_config
+from interest_pipeline.batch.lifecycle import finish_batch, run_chunk, start_batch
 from interest_pipeline.data.generate import generate_book
 from interest_pipeline.db import migrate
 from interest_pipeline.posting.job import reconstructable_posting_job
+from interest_pipeline.posting.lifecycle import post_business_date, unknown_run
 from interest_pipeline.posting.sql import DUE_PREDICATE, JOB_TYPE, plan_chunks
+from interest_pipeline.resources.database import DatabaseResource
+from interest_pipeline.resources.ledger import PostgresLedgerResource
 from interest_pipeline.settings import DATABASE_URL_ENV, libpq_url, sqlalchemy_url
 
 START = date(2025, 1, 1)
@@ -142,12 +153,15 @@ UPDATE interest_accruals ia
    AND ia.accrual_date <= p.posting_date
 """
 
-FINGERPRINT = """
+# What the month-end run made (made_on = P: its own postings and any it made late), both ways.
+FINGERPRINT = f"""
+WITH made AS (SELECT * FROM interest_postings WHERE made_on = '{POSTING_DATE}')
 SELECT count(*), sum(gross), sum(tax), sum(net), sum(carry_out), sum(written_off), sum(accrual_count),
        count(*) FILTER (WHERE is_final),
-       (SELECT count(*) FROM ledger_entries), (SELECT sum(debit) FROM ledger_entries),
-       (SELECT count(*) FROM interest_accruals WHERE status = 'CAPITALIZED')
-  FROM interest_postings
+       (SELECT count(*) FROM ledger_entries WHERE journal_key IN (SELECT idempotency_key FROM made)),
+       (SELECT sum(debit) FROM ledger_entries WHERE journal_key IN (SELECT idempotency_key FROM made)),
+       (SELECT count(*) FROM interest_accruals WHERE posting_id IN (SELECT id FROM made))
+  FROM made
 """
 
 
@@ -157,18 +171,50 @@ def timed(label: str, started: float) -> float:
     return seconds
 
 
-def prepare(url: URL, accounts: int) -> int:
+def accrue_and_post_the_month(url: URL) -> int:
+    """January as production makes it: each date accrued by the accrual job's lifecycle (chunks two
+    at a time, as its parallel_threads), and posted by the posting job's, except the month end."""
+    os.environ[DATABASE_URL_ENV] = url.render_as_string(hide_password=False)
+    database = DatabaseResource()
+    ledger = PostgresLedgerResource()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for n in range(DAYS):
+            d = START + timedelta(days=n)
+            run_id = f"bench-accrual-{d}"
+            tasks = start_batch(
+                database,
+                job_type=ACCRUAL_JOB_TYPE,
+                run_id=run_id,
+                business_date=d,
+                trigger="BACKFILL",
+                run_config=BatchRunConfig(),
+                run_state=unknown_run,
+            )
+            list(pool.map(lambda task: run_chunk(database, task, accrue_chunk), tasks))
+            finish_batch(database, run_id)
+            if d < POSTING_DATE:
+                post_business_date(database, d, ledger, run_id=f"bench-posting-{d}")
+    with psycopg.connect(libpq_url(url)) as conn:
+        row = conn.execute("SELECT count(*) FROM interest_accruals").fetchone()
+    return int(row[0]) if row else 0
+
+
+def prepare(url: URL, accounts: int, book: str) -> int:
     migrate.upgrade(url)
     started = time.perf_counter()
     with psycopg.connect(libpq_url(url)) as conn:
         generate_book(conn, accounts=accounts, start=START, days=DAYS, seed=1)
     timed(f"generate {accounts:,} accounts", started)
     started = time.perf_counter()
-    window = {"start": START, "end": POSTING_DATE}
-    with psycopg.connect(libpq_url(url)) as conn:
-        rows = conn.execute(MONTH_OF_ACCRUALS, window).rowcount
-        conn.execute(ACCRUAL_EXECUTIONS, window)
-    timed(f"one INSERT ... SELECT of {rows:,} ACCRUED rows", started)
+    if book == "production":
+        rows = accrue_and_post_the_month(url)
+        timed(f"January accrued by the accrual job's statements ({rows:,} rows), posted to Jan 30", started)
+    else:
+        window = {"start": START, "end": POSTING_DATE}
+        with psycopg.connect(libpq_url(url)) as conn:
+            rows = conn.execute(MONTH_OF_ACCRUALS, window).rowcount
+            conn.execute(ACCRUAL_EXECUTIONS, window)
+        timed(f"one INSERT ... SELECT of {rows:,} ACCRUED rows", started)
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
         conn.execute("CHECKPOINT")
@@ -246,6 +292,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--accounts", type=int, default=1_000_000)
+    parser.add_argument("--book", choices=["production", "direct"], default="production")
     args = parser.parse_args()
     configured = os.environ.get(DATABASE_URL_ENV)
     if not configured:
@@ -253,7 +300,7 @@ def main() -> None:
     server = sqlalchemy_url(configured)
     tag = uuid.uuid4().hex[:6]
     with database(server, f"bench_posting_{tag}") as url:
-        rows = prepare(url, args.accounts)
+        rows = prepare(url, args.accounts, args.book)
         assert url.database is not None
         with (
             database(server, f"bench_posting_floor_{tag}", template=url.database) as floor_url,
