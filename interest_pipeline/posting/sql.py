@@ -248,7 +248,7 @@ SELECT due.id, due.account_type, due.currency, due.minor_units, due.withholding_
        due.idempotency_key,
        EXISTS (SELECT 1 FROM interest_postings done WHERE done.idempotency_key = due.idempotency_key),
        prev.posting_date, coalesce(prev.carry_out, 0),
-       pending.accrued, coalesce(pending.accrual_count, 0), pending.first_date, pending.last_date
+       pending.accrued, pending.accrual_count, pending.first_date, pending.last_date
   FROM (SELECT a.id, p.account_type, a.currency, c.minor_units, p.withholding_tax_rate,
                (a.maturity_date = %(business_date)s::date
                 OR a.closed_on = %(business_date)s::date) IS TRUE AS is_final,
@@ -266,17 +266,16 @@ SELECT due.id, due.account_type, due.currency, due.minor_units, due.withholding_
          WHERE ip.account_id = due.id AND ip.posting_date < %(business_date)s::date
          ORDER BY ip.posting_date DESC, ip.id DESC
          LIMIT 1) prev ON true
-  LEFT JOIN (
-        SELECT ia.account_id, sum(ia.amount) AS accrued, count(*) AS accrual_count,
+  -- Per due account, by the (account_id, accrual_date) key: the work follows the due accounts,
+  -- not the chunk's id range. A range aggregate joined afterwards made a day with a few due
+  -- accounts (one chunk over the whole book) sum the whole book's ACCRUED rows, and on stale
+  -- statistics re-sum them per due account (minutes at 1M accounts, benchmark's production book).
+  LEFT JOIN LATERAL (
+        SELECT sum(ia.amount) AS accrued, count(*) AS accrual_count,
                min(ia.accrual_date) AS first_date, max(ia.accrual_date) AS last_date
           FROM interest_accruals ia
-         WHERE ia.account_id BETWEEN %(first_id)s AND %(last_id)s
-           AND ia.status = 'ACCRUED' AND ia.accrual_date <= %(business_date)s::date
-           -- a late pass sums only its few accounts, not the whole range's history
-           AND (NOT %(owed_only)s
-                OR ia.account_id IN (SELECT o.account_id FROM {OWED_TABLE} o
-                                      WHERE o.due_date = %(business_date)s::date))
-         GROUP BY ia.account_id) pending ON pending.account_id = due.id
+         WHERE ia.account_id = due.id
+           AND ia.status = 'ACCRUED' AND ia.accrual_date <= %(business_date)s::date) pending ON true
 """
 
 # Completeness (spec §3), as agreed with the accrual job: the accrual job "finished date d for
