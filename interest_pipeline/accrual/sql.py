@@ -23,12 +23,19 @@ import psycopg
 
 from interest_pipeline.batch.chunks import ChunkTask
 from interest_pipeline.batch.executions import ChunkTotals, account_results_insert, account_status_upsert
-from interest_pipeline.domain import BELOW_MIN_BALANCE, NO_BALANCE, NO_RATE, NON_POSITIVE_BALANCE
+from interest_pipeline.domain import (
+    BELOW_MIN_BALANCE,
+    CLOSED,
+    DORMANT,
+    MATURED,
+    NO_BALANCE,
+    NO_RATE,
+    NON_POSITIVE_BALANCE,
+    NOT_YET_OPEN,
+    AccountStatus,
+)
 
 JOB_TYPE = "daily_interest_accrual"
-CLOSED = "CLOSED"
-MATURED = "MATURED"
-NOT_YET_OPEN = "NOT_YET_OPEN"
 # A row that no longer accrues still held a CAPITALIZED amount: reported, never touched.
 ALREADY_CAPITALIZED = "ALREADY_CAPITALIZED"
 
@@ -68,21 +75,24 @@ OUTCOME_CTES = f"""
           FROM interest_products p JOIN day_counts dc ON dc.day_count = p.day_count
          WHERE p.account_type = ANY(%(account_types)s::text[])
     ),
-    -- The run's scope: its account types, its account_ids, dormant accounts only when included.
-    -- Accounts outside it are not this run's business: their rows of D are left as an earlier
-    -- run wrote them, which is what the posting's completeness check assumes (a run covers an
-    -- account only when its scope does). A narrower re-run removing them would leave a date
-    -- "covered" by the wider run with its accrual gone (issue 14 keeps this open).
+    -- The run's scope is the accounts it is about: its account types and its account_ids, the
+    -- same scope the posting's completeness check reads off the execution row (a run covers an
+    -- account only when its scope does). Accounts outside it are not this run's business: their
+    -- rows of D stay as the run that covered them wrote them (a savings-only config's run must
+    -- not undo a fixed-deposit one's). Dormancy is not scope but eligibility (spec §2): a dormant
+    -- account in a run that excludes dormant accounts is ineligible, so a re-run removes the
+    -- ACCRUED row of D an earlier run with dormant accounts included wrote, as for a closure.
     scope AS MATERIALIZED (
         SELECT a.id, a.currency, a.rate_override, a.product_code, p.tier_mode,
                p.min_balance_for_interest, p.numerator, p.denominator,
                CASE WHEN a.opened_on > %(business_date)s::date THEN '{NOT_YET_OPEN}'
                     WHEN a.closed_on <= %(business_date)s::date THEN '{CLOSED}'
-                    WHEN a.maturity_date <= %(business_date)s::date THEN '{MATURED}' END AS ineligible
+                    WHEN a.maturity_date <= %(business_date)s::date THEN '{MATURED}'
+                    WHEN a.status = '{AccountStatus.DORMANT}' AND NOT %(include_dormant)s THEN '{DORMANT}'
+               END AS ineligible
           FROM accounts a JOIN product p ON p.code = a.product_code
          WHERE a.id BETWEEN %(first_id)s AND %(last_id)s
            AND (%(account_ids)s::bigint[] IS NULL OR a.id = ANY(%(account_ids)s::bigint[]))
-           AND (%(include_dormant)s OR a.status <> 'DORMANT')
     ),
     -- D's existing rows of the chunk in one range scan of (accrual_date, account_id), read in full
     -- before this statement inserts any: a per-account probe planned on stale statistics of

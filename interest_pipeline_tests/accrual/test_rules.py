@@ -72,6 +72,34 @@ class TestDormantAccounts:
         assert book.accruals(D) == {1: TENTH}
         assert book.execution(result.run_id)["include_dormant"] is True
 
+    def test_rerun_without_dormant_removes_the_row_a_run_with_them_wrote(
+        self, book: Book, instance: dg.DagsterInstance
+    ) -> None:
+        # Dormancy is eligibility, not scope: the latest run of D decides, as for a closure.
+        product = simple_product(book)
+        book.account(1, product, {"2024-01-01": "1000"}, status="DORMANT")
+        book.account(2, product, {"2024-01-01": "1000"})
+        accrue(D, instance, include_dormant_accounts=True)
+        assert book.accruals(D) == {1: TENTH, 2: TENTH}
+        rerun = accrue(D, instance)
+        assert book.accruals(D) == {2: TENTH}
+        explained = book.results(rerun.run_id)[1]
+        assert (explained["status"], explained["reason"], explained["previous_amount"]) == (
+            "SKIPPED",
+            "DORMANT",
+            TENTH,
+        )
+        assert book.execution(rerun.run_id)["accounts_skipped"] == 1
+
+    def test_account_gone_dormant_loses_its_accrual_of_d_on_rerun(
+        self, book: Book, instance: dg.DagsterInstance
+    ) -> None:
+        book.account(1, simple_product(book), {"2024-01-01": "1000"})
+        accrue(D, instance)
+        book.conn.execute("UPDATE accounts SET status = 'DORMANT' WHERE id = 1")
+        accrue(D, instance)
+        assert book.accruals(D) == {}
+
 
 class TestAccountTypes:
     def test_only_products_of_the_configured_account_types_accrue(
@@ -82,6 +110,19 @@ class TestAccountTypes:
         result = accrue(D, instance, account_types=["FIXED_DEPOSIT"])
         assert book.accruals(D) == {2: TENTH}
         assert set(book.results(result.run_id)) == {2}
+
+    def test_a_narrower_run_leaves_the_accruals_outside_its_scope(
+        self, book: Book, instance: dg.DagsterInstance
+    ) -> None:
+        # Account types are the run's scope (what the completeness check reads off the execution
+        # row): a savings-only run of D is not about fixed deposits and leaves their rows of D.
+        book.account(1, simple_product(book, "S", account_type="SAVINGS"), {"2024-01-01": "1000"})
+        book.account(2, simple_product(book, "F", account_type="FIXED_DEPOSIT"), {"2024-01-01": "1000"})
+        accrue(D, instance)
+        narrow = accrue(D, instance, account_types=["SAVINGS"])
+        assert book.accruals(D) == {1: TENTH, 2: TENTH}
+        assert set(book.results(narrow.run_id)) == {1}
+        assert book.execution(narrow.run_id)["account_types"] == ["SAVINGS"]
 
 
 class TestBalanceSnapshots:
