@@ -13,9 +13,8 @@ import dagster as dg
 from dagster._core.definitions.reconstruct import ReconstructableJob
 from dagster._core.execution.job_execution_result import JobExecutionResult
 
+from interest_pipeline.batch.tags import PARTITION_TAG
 from interest_pipeline.settings import ensure_dagster_home
-
-PARTITION_TAG = "dagster/partition"
 
 
 @dataclass(frozen=True)

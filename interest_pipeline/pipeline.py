@@ -7,6 +7,7 @@ from typing import Any
 import dagster as dg
 from dagster._core.definitions.reconstruct import ReconstructableJob
 
+from interest_pipeline.batch.tags import POSTING_FOLLOWS_TAG
 from interest_pipeline.launch import LaunchedRun, business_dates, launch_partition_runs
 
 
@@ -34,7 +35,6 @@ def run_pipeline(
     """
     from interest_pipeline.accrual.job import reconstructable_accrual_job
     from interest_pipeline.posting.job import reconstructable_posting_job
-    from interest_pipeline.posting.sensor import POSTING_FOLLOWS_TAG
 
     steps: tuple[tuple[ReconstructableJob, str, dict[str, str]], ...] = (
         # The tag tells the posting sensor that this caller posts the date itself.

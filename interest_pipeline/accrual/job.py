@@ -3,12 +3,14 @@
 import dagster as dg
 
 from interest_pipeline.accrual.ops import accrue_chunk, close_accrual, plan_accrual
+from interest_pipeline.accrual.sql import JOB_TYPE
 from interest_pipeline.batch.executor import chunk_executor
 from interest_pipeline.batch.orchestration import close_execution_on_failure
+from interest_pipeline.batch.tags import JOB_TYPE_TAG
 from interest_pipeline.resources.database import database_resource
 from interest_pipeline.settings import load_settings
 
-JOB_NAME = "daily_interest_accrual"
+JOB_NAME = JOB_TYPE
 
 
 def business_date_partitions() -> dg.DailyPartitionsDefinition:
@@ -32,7 +34,7 @@ def build_accrual_job(executor_def: dg.ExecutorDefinition | None = None) -> dg.J
         executor_def=executor_def or chunk_executor("interest_pipeline.accrual.job"),
         resource_defs={"database": database_resource},
         hooks={close_execution_on_failure},
-        tags={"interest_pipeline/job_type": JOB_NAME},
+        tags={JOB_TYPE_TAG: JOB_NAME},
         description="Accrues each eligible account's interest for the night after business date D (spec §2).",
     )
 

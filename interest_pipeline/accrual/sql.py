@@ -34,8 +34,10 @@ from interest_pipeline.domain import (
     NOT_YET_OPEN,
     AccountStatus,
 )
+from interest_pipeline.domain.enums import JobType
 
-JOB_TYPE = "daily_interest_accrual"
+# a plain str: it is also the Dagster job name, which Dagster serializes enums by name for
+JOB_TYPE: str = JobType.DAILY_INTEREST_ACCRUAL.value
 # A row that no longer accrues still held a CAPITALIZED amount: reported, never touched.
 ALREADY_CAPITALIZED = "ALREADY_CAPITALIZED"
 

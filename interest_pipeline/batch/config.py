@@ -11,7 +11,9 @@ from typing import Any
 import dagster as dg
 import psycopg
 
-ACCOUNT_TYPES = ("SAVINGS", "FIXED_DEPOSIT", "RECURRING_DEPOSIT")
+from interest_pipeline.domain.enums import AccountType, values
+
+ACCOUNT_TYPES = values(AccountType)
 # A chunk is one transaction; beyond this a single chunk's locks and WAL get unwieldy.
 MAX_BATCH_SIZE = 1_000_000
 MAX_ACCOUNT_IDS = 100_000

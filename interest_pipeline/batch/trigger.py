@@ -2,17 +2,18 @@
 
 from collections.abc import Mapping
 
-SCHEDULE_TAG = "dagster/schedule_name"
-SENSOR_TAG = "dagster/sensor_name"
-BACKFILL_TAG = "dagster/backfill"
+from interest_pipeline.batch.tags import BACKFILL_TAG, SCHEDULE_TAG, SENSOR_TAG
+from interest_pipeline.domain.enums import ExecutionTrigger
 
 
 def trigger_from_tags(tags: Mapping[str, str]) -> str:
-    """SCHEDULE, SENSOR, BACKFILL or MANUAL (UI launches, the CLI, the API)."""
+    """SCHEDULE, SENSOR, BACKFILL or MANUAL (UI launches, the CLI, the API), as stored."""
     if SCHEDULE_TAG in tags:
-        return "SCHEDULE"
-    if SENSOR_TAG in tags:
-        return "SENSOR"
-    if BACKFILL_TAG in tags:
-        return "BACKFILL"
-    return "MANUAL"
+        trigger = ExecutionTrigger.SCHEDULE
+    elif SENSOR_TAG in tags:
+        trigger = ExecutionTrigger.SENSOR
+    elif BACKFILL_TAG in tags:
+        trigger = ExecutionTrigger.BACKFILL
+    else:
+        trigger = ExecutionTrigger.MANUAL
+    return trigger.value

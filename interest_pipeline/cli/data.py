@@ -1,14 +1,30 @@
 """`generate` and `load`: synthetic data and validated CSV imports into the input tables."""
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import click
 
+from interest_pipeline.data.errors import DataError, InvalidArguments
 from interest_pipeline.data.generate import INPUT_TABLES, LEDGER_TABLE, REPLACED_OUTPUTS, generate_book
 from interest_pipeline.data.load import KINDS, TABLES, load_file
 from interest_pipeline.db.engine import raw_connection
+
+
+@contextmanager
+def refused_as_click_errors() -> Iterator[None]:
+    """data/'s refusals as one clear line: a bad argument is a usage error (exit 2), the rest exit 1."""
+    try:
+        yield
+    except InvalidArguments as refused:
+        raise click.BadParameter(
+            refused.message, param_hint=f"'--{refused.parameter.replace('_', '-')}'"
+        ) from None
+    except DataError as refused:
+        raise click.ClickException(str(refused)) from None
 
 
 @click.command()
@@ -64,7 +80,7 @@ def generate(
     """
     first_day: date = start.date()
     progress = click.progressbar(length=2 * account_count, label="generating", file=sys.stderr)
-    with raw_connection() as conn, progress as bar:
+    with refused_as_click_errors(), raw_connection() as conn, progress as bar:
         summary = generate_book(
             conn,
             accounts=account_count,
@@ -91,6 +107,6 @@ def load(kind: str, file: Path) -> None:
     a file with any error is not loaded at all, and the errors name the line and column.
     Optional columns may be left out of the header or left empty (NULL).
     """
-    with raw_connection() as conn:
+    with refused_as_click_errors(), raw_connection() as conn:
         count = load_file(conn, kind, file)
     click.echo(f"loaded {count:,} row{'' if count == 1 else 's'} into {TABLES[kind].table} from {file}")

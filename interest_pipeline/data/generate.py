@@ -16,9 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import click
 import psycopg
 from psycopg import sql
+
+from interest_pipeline.data.errors import BookNotEmptyError, InvalidArguments, LedgerNotEmptyError
 
 INPUT_TABLES = ("interest_products", "interest_rate_tiers", "accounts", "account_balances")
 # What --replace empties besides the inputs: every pipeline output and execution record, since
@@ -116,14 +117,6 @@ CURRENCIES: tuple[CurrencySpec, ...] = (
 
 KIND_SAVINGS, KIND_FIXED, KIND_RECURRING = 0, 1, 2
 KIND_OF_TYPE = {"SAVINGS": KIND_SAVINGS, "FIXED_DEPOSIT": KIND_FIXED, "RECURRING_DEPOSIT": KIND_RECURRING}
-
-
-class BookNotEmptyError(click.ClickException):
-    """The input tables already hold data and --replace was not given."""
-
-
-class LedgerNotEmptyError(click.ClickException):
-    """--replace met a ledger with entries and --discard-ledger was not given."""
 
 
 @dataclass(frozen=True)
@@ -422,7 +415,10 @@ def _ledger_contents(conn: psycopg.Connection) -> str | None:
     if row is None or row[0] == 0:
         return None
     lines, journals, first, last = row
-    return f"{lines:,} lines in {journals:,} journals, value dates {first} to {last}"
+    return (
+        f"{lines:,} line{'s' if lines != 1 else ''} in {journals:,} journal{'s' if journals != 1 else ''},"
+        f" value dates {first} to {last}"
+    )
 
 
 def _book_is_empty(conn: psycopg.Connection) -> bool:
@@ -457,11 +453,11 @@ def generate_book(
     once for their balances) were just done; the total is `2 * accounts`.
     """
     if accounts < 1:
-        raise click.BadParameter("must be at least 1", param_hint="--accounts")
+        raise InvalidArguments("accounts", "must be at least 1")
     if days < 1:
-        raise click.BadParameter("must be at least 1", param_hint="--days")
+        raise InvalidArguments("days", "must be at least 1")
     if discard_ledger and not replace:
-        raise click.UsageError("--discard-ledger goes with --replace")
+        raise InvalidArguments("discard_ledger", "goes with --replace")
     tick = progress or (lambda _: None)
     tables = sql.SQL(", ").join(sql.Identifier(t) for t in INPUT_TABLES)
     replaced = sql.SQL(", ").join(sql.Identifier(t) for t in (*INPUT_TABLES, *REPLACED_OUTPUTS, LEDGER_TABLE))

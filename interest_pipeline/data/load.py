@@ -13,20 +13,22 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, localcontext
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import click
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 
-from interest_pipeline.db.models import (
-    ACCOUNT_STATUSES,
-    ACCOUNT_TYPES,
-    DAY_COUNTS,
-    POSTING_FREQUENCIES,
-    TIER_MODES,
+from interest_pipeline.data.errors import DataError
+from interest_pipeline.domain.enums import (
+    AccountStatus,
+    AccountType,
+    DayCount,
+    PostingFrequency,
+    TierMode,
+    values,
 )
 
 MAX_REPORTED_ERRORS = 20
@@ -102,11 +104,14 @@ def numeric(
     return parse
 
 
-def one_of(values: Sequence[str]) -> Parser:
+def one_of(vocabulary: type[StrEnum]) -> Parser:
+    """A cell of one of the domain's vocabularies, parsed with it (the stored string)."""
+
     def parse(raw: str) -> str:
-        if raw not in values:
-            raise InvalidValue(f"{raw!r} is not one of {', '.join(values)}")
-        return raw
+        try:
+            return vocabulary(raw).value
+        except ValueError:
+            raise InvalidValue(f"{raw!r} is not one of {', '.join(values(vocabulary))}") from None
 
     return parse
 
@@ -146,7 +151,7 @@ class Issue:
         return f"{at}: {where}{self.message}"
 
 
-class LoadError(click.ClickException):
+class LoadError(DataError):
     """A file that was not loaded, and why; nothing of it was written."""
 
     def __init__(self, source: str, issues: Sequence[Issue]) -> None:
@@ -156,7 +161,8 @@ class LoadError(click.ClickException):
         more = len(self.issues) - len(shown)
         if more > 0:
             shown.append(f"... and {more} more error{'s' if more > 1 else ''}")
-        super().__init__(f"{source}: nothing loaded\n" + "\n".join(shown))
+        self.message = f"{source}: nothing loaded\n" + "\n".join(shown)
+        super().__init__(self.message)
 
 
 @dataclass
@@ -313,10 +319,10 @@ TABLES: dict[str, TableSpec] = {
             "interest_products",
             (
                 Column("code", parse_text),
-                Column("account_type", one_of(ACCOUNT_TYPES)),
-                Column("day_count", one_of(DAY_COUNTS)),
-                Column("posting_frequency", one_of(POSTING_FREQUENCIES)),
-                Column("tier_mode", one_of(TIER_MODES)),
+                Column("account_type", one_of(AccountType)),
+                Column("day_count", one_of(DayCount)),
+                Column("posting_frequency", one_of(PostingFrequency)),
+                Column("tier_mode", one_of(TierMode)),
                 Column("min_balance_for_interest", NON_NEGATIVE_MONEY, required=False),
                 Column("withholding_tax_rate", PERCENT, required=False, default=Decimal(0)),
             ),
@@ -343,7 +349,7 @@ TABLES: dict[str, TableSpec] = {
                 Column("account_number", parse_text),
                 Column("product_code", parse_text),
                 Column("currency", parse_text),
-                Column("status", one_of(ACCOUNT_STATUSES)),
+                Column("status", one_of(AccountStatus)),
                 Column("opened_on", parse_date),
                 Column("closed_on", parse_date, required=False),
                 Column("maturity_date", parse_date, required=False),
@@ -470,7 +476,7 @@ def _database_issue(exc: psycopg.Error, rows: list[Row]) -> Issue:
 def load_file(conn: psycopg.Connection, kind: str, path: str | Path) -> int:
     """Validate `path` fully, then COPY it into `kind`'s table in one transaction; the row count.
 
-    Raises LoadError (a click.ClickException) and writes nothing if any row is wrong.
+    Raises LoadError and writes nothing if any row is wrong.
     """
     spec = TABLES[kind]
     path = Path(path)

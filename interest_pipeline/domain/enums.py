@@ -40,3 +40,42 @@ class AccrualKind(StrEnum):
     SKIPPED = "SKIPPED"
     FAILED = "FAILED"
     ACCRUE = "ACCRUE"
+
+
+# The pipeline's own records. Job types are also the Dagster job names.
+class JobType(StrEnum):
+    DAILY_INTEREST_ACCRUAL = "daily_interest_accrual"
+    INTEREST_POSTING = "interest_posting"
+
+
+class AccrualStatus(StrEnum):
+    ACCRUED = "ACCRUED"
+    CAPITALIZED = "CAPITALIZED"
+
+
+class ExecutionTrigger(StrEnum):
+    SCHEDULE = "SCHEDULE"
+    SENSOR = "SENSOR"
+    BACKFILL = "BACKFILL"
+    MANUAL = "MANUAL"
+
+
+class ExecutionStatus(StrEnum):
+    RUNNING = "RUNNING"
+    SUCCESS = "SUCCESS"
+    PARTIAL = "PARTIAL"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class ResultStatus(StrEnum):
+    """An account's outcome in one run (interest_batch_account_result.status)."""
+
+    SUCCESS = "SUCCESS"
+    SKIPPED = "SKIPPED"
+    FAILED = "FAILED"
+
+
+def values(vocabulary: type[StrEnum]) -> tuple[str, ...]:
+    """The stored strings of a vocabulary, in declaration order (CHECK constraints, loaders)."""
+    return tuple(member.value for member in vocabulary)

@@ -5,6 +5,7 @@ import dagster as dg
 from interest_pipeline.accrual.job import business_date_partitions
 from interest_pipeline.batch.executor import chunk_executor
 from interest_pipeline.batch.orchestration import close_execution_on_failure
+from interest_pipeline.batch.tags import JOB_TYPE_TAG
 from interest_pipeline.posting.ops import close_posting, plan_posting, post_chunk
 from interest_pipeline.posting.sql import JOB_TYPE
 from interest_pipeline.resources.database import database_resource
@@ -27,7 +28,7 @@ def build_posting_job(executor_def: dg.ExecutorDefinition | None = None) -> dg.J
         executor_def=executor_def or chunk_executor("interest_pipeline.posting.job"),
         resource_defs={"database": database_resource, "ledger": PostgresLedgerResource()},
         hooks={close_execution_on_failure},
-        tags={"interest_pipeline/job_type": JOB_NAME},
+        tags={JOB_TYPE_TAG: JOB_NAME},
         description="Capitalizes the ACCRUED interest of the accounts due on business date P (spec §3).",
     )
 

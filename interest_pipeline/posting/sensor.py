@@ -4,14 +4,10 @@ import dagster as dg
 
 from interest_pipeline.accrual.job import daily_interest_accrual
 from interest_pipeline.batch.config import load_job_config
+from interest_pipeline.batch.tags import PARTITION_TAG, POSTING_FOLLOWS_TAG
 from interest_pipeline.posting.job import interest_posting
 from interest_pipeline.posting.sql import JOB_TYPE
 from interest_pipeline.resources.database import DatabaseResource
-
-PARTITION_TAG = "dagster/partition"
-# Set on accrual runs whose launcher posts P itself (`interest-pipeline run`), so the sensor
-# does not request a second, idle posting run for them.
-POSTING_FOLLOWS_TAG = "interest_pipeline/posting_follows"
 
 
 def posting_request(run: dg.DagsterRun, enabled: bool) -> dg.RunRequest | dg.SkipReason:

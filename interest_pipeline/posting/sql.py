@@ -23,11 +23,12 @@ import psycopg
 from interest_pipeline.batch.chunks import MAX_ID, MIN_ID, Chunk, ChunkTask, contiguous_chunks, failed_first
 from interest_pipeline.batch.config import EffectiveConfig
 from interest_pipeline.batch.executions import ChunkTotals, account_results_insert, account_status_upsert
-from interest_pipeline.domain.enums import AccountType
+from interest_pipeline.domain.enums import AccountType, JobType
 from interest_pipeline.resources.ledger import PostedChunk
 
-JOB_TYPE = "interest_posting"
-ACCRUAL_JOB_TYPE = "daily_interest_accrual"
+# plain strs: also the Dagster job names, which Dagster would serialize an enum of by name
+JOB_TYPE: str = JobType.INTEREST_POSTING.value
+ACCRUAL_JOB_TYPE: str = JobType.DAILY_INTEREST_ACCRUAL.value
 
 # Account result reasons (stable strings: reports and tests match on them).
 NOTHING_TO_POST = "NOTHING_TO_POST"

@@ -7,7 +7,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import click
 import psycopg
 import pytest
 from click.testing import CliRunner
@@ -15,12 +14,11 @@ from sqlalchemy.engine import URL
 
 import interest_pipeline.data
 from interest_pipeline.cli import main
+from interest_pipeline.data.errors import BookNotEmptyError, InvalidArguments, LedgerNotEmptyError
 from interest_pipeline.data.generate import (
     INPUT_TABLES,
     PRODUCTS,
     REPLACED_OUTPUTS,
-    BookNotEmptyError,
-    LedgerNotEmptyError,
     Summary,
     add_months,
     format_money,
@@ -459,8 +457,8 @@ class TestReplace:
         assert {t: before[t] for t in OUTPUT_COUNTS} == OUTPUT_COUNTS
         with pytest.raises(LedgerNotEmptyError) as caught:
             generate(clean_db, seed=SEED + 1, replace=True)
-        assert caught.value.message == (
-            f"ledger_entries holds 3 lines in 1 journals, value dates {START} to {START}; the ledger is"
+        assert str(caught.value) == (
+            f"ledger_entries holds 3 lines in 1 journal, value dates {START} to {START}; the ledger is"
             " append-only, so --replace leaves it alone and has written nothing: pass --discard-ledger too"
             " to empty it as well"
         )
@@ -478,8 +476,13 @@ class TestReplace:
 
     def test_discard_ledger_needs_replace(self, book: psycopg.Connection, clean_db: URL) -> None:
         before = digests(clean_db)
-        with pytest.raises(click.UsageError, match="--discard-ledger goes with --replace"):
+        with pytest.raises(InvalidArguments, match="discard_ledger: goes with --replace"):
             generate(clean_db, seed=SEED + 1, discard_ledger=True)
+        result = CliRunner().invoke(
+            main, ["generate", "--accounts", "5", "--start", "2025-01-01", "--discard-ledger"]
+        )
+        assert result.exit_code == 2, result.output
+        assert "Invalid value for '--discard-ledger': goes with --replace" in result.output
         assert digests(clean_db) == before
 
     def test_help_names_exactly_what_replace_empties_and_keeps(
@@ -557,3 +560,22 @@ class TestNoFloat:
             or (isinstance(node, ast.Attribute) and node.attr in {"random", "uniform", "gauss", "from_float"})
         ]
         assert uses == []
+
+
+@pytest.mark.parametrize(
+    "module", sorted(Path(interest_pipeline.data.__file__).parent.glob("*.py")), ids=lambda p: p.name
+)
+def test_data_module_raises_its_own_errors_not_click_ones(module: Path) -> None:
+    """Only cli/ turns data/'s refusals (data.errors.DataError) into click errors."""
+    imported = {
+        name.split(".")[0]
+        for node in ast.walk(ast.parse(module.read_text()))
+        for name in (
+            [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else []
+        )
+    }
+    assert "click" not in imported

@@ -8,8 +8,9 @@ import psycopg
 import pytest
 
 from interest_pipeline.accrual.job import daily_interest_accrual
+from interest_pipeline.batch.tags import POSTING_FOLLOWS_TAG
 from interest_pipeline.posting.schedule import interest_posting_schedule, previous_business_date
-from interest_pipeline.posting.sensor import POSTING_FOLLOWS_TAG, interest_posting_after_accrual
+from interest_pipeline.posting.sensor import interest_posting_after_accrual
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline_tests.posting.support import Book, product
 from interest_pipeline_tests.support.schedules import next_tick
