@@ -24,7 +24,7 @@ from interest_pipeline.batch.chunks import MAX_ID, MIN_ID, Chunk, ChunkTask, con
 from interest_pipeline.batch.config import EffectiveConfig
 from interest_pipeline.batch.executions import ChunkTotals, account_results_insert, account_status_upsert
 from interest_pipeline.domain.enums import AccountType, JobType
-from interest_pipeline.resources.ledger import PostedChunk
+from interest_pipeline.posting.journals import PostedChunk
 
 # plain strs: also the Dagster job names, which Dagster would serialize an enum of by name
 JOB_TYPE: str = JobType.INTEREST_POSTING.value
@@ -578,7 +578,7 @@ def post_due_date(
             f"{mismatch[0]} postings of {day} (first: account {mismatch[1]}) no longer"
             " match their ACCRUED rows; the chunk was rolled back"
         )
-    lines = ledger.post_journals(conn, PostedChunk(POSTED_TABLE, day, task.execution_id))
+    lines = ledger.post_journals(conn, PostedChunk(day, task.execution_id, POSTED_TABLE))
     counts = {status: int(n) for status, n in conn.execute(RESULTS_SQL, params).fetchall()}
     posted = {
         currency.strip(): CurrencyTotals(int(n), gross, tax, net)

@@ -9,10 +9,10 @@ from datetime import date
 from decimal import Decimal
 
 import psycopg
-from psycopg import sql
 
 from interest_pipeline.domain.posting import JournalLine, journal_lines
-from interest_pipeline.resources.ledger import LedgerResource, PostedChunk, insert_journal_lines
+from interest_pipeline.posting.journals import PostedChunk, insert_journal_lines
+from interest_pipeline.resources.ledger import LedgerResource
 
 RECORDED: dict[str, list[JournalLine]] = defaultdict(list)
 
@@ -27,14 +27,11 @@ class RecordingLedger(LedgerResource):
     recorder: str
 
     def post_journals(self, conn: psycopg.Connection, chunk: PostedChunk) -> int:
-        rows = conn.execute(
-            sql.SQL(
-                "SELECT idempotency_key, account_id, currency, gross, tax, net FROM {} ORDER BY account_id"
-            ).format(sql.Identifier(chunk.table))
-        ).fetchall()
         lines: list[JournalLine] = []
-        for key, account_id, currency, gross, tax, net in rows:
-            lines.extend(_journal(key, account_id, currency.strip(), chunk.value_date, gross, tax, net))
+        for p in chunk.postings(conn):
+            lines.extend(
+                _journal(p.idempotency_key, p.account_id, p.currency, chunk.value_date, p.gross, p.tax, p.net)
+            )
         RECORDED[self.recorder].extend(lines)
         return len(lines)
 
@@ -45,11 +42,7 @@ class FailingLedger(LedgerResource):
     fail_for_account_id: int
 
     def post_journals(self, conn: psycopg.Connection, chunk: PostedChunk) -> int:
-        hit = conn.execute(
-            sql.SQL("SELECT 1 FROM {} WHERE account_id = %s").format(sql.Identifier(chunk.table)),
-            (self.fail_for_account_id,),
-        ).fetchone()
-        if hit:
+        if any(p.account_id == self.fail_for_account_id for p in chunk.postings(conn)):
             raise LedgerDown(f"ledger unavailable while posting account {self.fail_for_account_id}")
         return insert_journal_lines(conn, chunk)
 
