@@ -98,3 +98,120 @@ class TestTrigger:
         assert run["tags"]["dagster/partition"] == DAY
         assert run["tags"]["interest_pipeline/triggered_by"] == "ops-admin"
         assert run["tags"]["interest_pipeline/config_id"] == str(default_id[0])
+
+
+CREATE_CONFIG = """
+mutation Create($input: CreateInterestBatchConfigInput!) {
+  createInterestBatchConfig(input: $input) { id name jobType batchSize parallelThreads createdBy updatedBy }
+}
+"""
+
+CANCEL = """
+mutation Cancel($id: ID!) {
+  cancelInterestBatchExecution(id: $id) { id status chunksCompleted errorMessage completedAt }
+}
+"""
+
+
+class TestCancel:
+    def test_cancel_of_a_running_run_ends_cancelled_and_a_rerun_completes_it_exactly(self, api: Stack) -> None:
+        accounts = range(201, 207)
+        with api.connect() as conn:
+            book = Book(conn)
+            book.product("SAV", tiers=[("2020-01-01", "0", RATE)])
+            for account_id in accounts:
+                book.account(account_id, "SAV", {"2025-01-01": "10000.00"})
+        # One account per chunk, one chunk at a time: the run is stopped between two chunks.
+        config = api.execute(
+            api.tokens["admin"],
+            CREATE_CONFIG,
+            {
+                "input": {
+                    "jobType": "daily_interest_accrual",
+                    "name": "one-at-a-time",
+                    "batchSize": 1,
+                    "parallelThreads": 1,
+                    "cronExpression": "0 3 * * *",
+                    "enabled": False,
+                }
+            },
+        )["createInterestBatchConfig"]
+        launched = api.execute(
+            api.tokens["admin"],
+            TRIGGER,
+            {"input": {"jobType": "daily_interest_accrual", "businessDate": DAY, "configId": config["id"]}},
+        )["triggerInterestBatchJob"]
+        run_id = launched["id"]
+
+        with api.connect() as blocker:
+            # Take the run's only chunk slot (batch.lifecycle.acquire_slot) once a chunk has committed:
+            # the next chunk then waits for it, and the run is RUNNING with some chunks done.
+            def hold_slot_after_a_chunk() -> bool:
+                row = blocker.execute(
+                    "SELECT chunks_completed FROM interest_batch_execution WHERE id = %s", (run_id,)
+                ).fetchone()
+                if row is None or row[0] < 1:
+                    return False
+                got = blocker.execute(
+                    "SELECT pg_try_advisory_lock(hashtext(%s), 0)", (f"slot:{run_id}",)
+                ).fetchone()
+                return bool(got and got[0])
+
+            wait_for(hold_slot_after_a_chunk, timeout=240, every=0.02)
+            before = blocker.execute(
+                "SELECT status, chunks_completed, total_chunks FROM interest_batch_execution WHERE id = %s",
+                (run_id,),
+            ).fetchone()
+            assert before is not None
+            assert before[0] == "RUNNING"
+            assert 1 <= before[1] < before[2] == 6
+
+            cancelled = api.execute(api.tokens["admin"], CANCEL, {"id": run_id})["cancelInterestBatchExecution"]
+            blocker.execute("SELECT pg_advisory_unlock(hashtext(%s), 0)", (f"slot:{run_id}",))
+
+        assert cancelled["id"] == run_id
+        assert cancelled["status"] == "CANCELLED"
+        assert cancelled["completedAt"] is not None
+        # Closed by the API once Dagster reported the run CANCELED, or first by the cancel sensor.
+        assert cancelled["errorMessage"] in {"cancelled through the API by ops-admin", "the Dagster run was canceled"}
+        run = dagster_run(api, run_id)
+        assert run["status"] == "CANCELED"
+        assert run["tags"]["interest_pipeline/cancelled_by"] == "ops-admin"
+
+        with api.connect() as conn:
+            after = conn.execute(
+                "SELECT status, chunks_completed FROM interest_batch_execution WHERE id = %s", (run_id,)
+            ).fetchone()
+            committed = Book(conn).accruals(DAY)
+        assert after is not None and after[0] == "CANCELLED"
+        # What committed before the cancel stays, exactly; nothing after it.
+        assert len(committed) == after[1] < 6
+        assert set(committed.values()) == {Decimal("1.0000000000")}
+
+        again = api.execute(
+            api.tokens["admin"], TRIGGER, {"input": {"jobType": "daily_interest_accrual", "businessDate": DAY}}
+        )["triggerInterestBatchJob"]
+        rerun = finished_execution(api, again["id"])
+        assert rerun["status"] == "SUCCESS"
+        assert rerun["totalAccounts"] == 6
+        with api.connect() as conn:
+            accruals = Book(conn).accruals(DAY)
+        assert accruals == dict.fromkeys(accounts, Decimal("1.0000000000"))
+
+    def test_cancel_of_a_finished_execution_is_a_conflict_and_unknown_is_not_found(self, api: Stack) -> None:
+        with api.connect() as conn:
+            conn.execute(
+                "INSERT INTO interest_batch_execution (id, job_type, business_date, trigger, status, account_types,"
+                " completed_at) VALUES ('done-run', 'daily_interest_accrual', %s, 'MANUAL', 'SUCCESS',"
+                " ARRAY['SAVINGS'], now())",
+                (DAY,),
+            )
+        codes = []
+        for run_id in ("done-run", "no-such-run"):
+            with pytest.raises(Exception) as raised:
+                api.execute(api.tokens["admin"], CANCEL, {"id": run_id})
+            codes.append(raised.value.errors[0]["extensions"]["code"])  # type: ignore[attr-defined]
+        assert codes == ["CONFLICT", "NOT_FOUND"]
+        with api.connect() as conn:
+            row = conn.execute("SELECT status FROM interest_batch_execution WHERE id = 'done-run'").fetchone()
+        assert row == ("SUCCESS",)
