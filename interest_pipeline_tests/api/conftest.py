@@ -42,17 +42,27 @@ class Stack:
         transport = RequestsHTTPTransport(url=url or self.api_url, headers=headers, timeout=120)
         return Client(transport=transport, fetch_schema_from_transport=False)
 
-    def execute(self, token: str | None, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    def execute(
+        self, token: str | None, query: str, variables: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         result: dict[str, Any] = self.client(token).execute(gql(query), variable_values=variables)
         return result
 
     def dagster(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        result: dict[str, Any] = self.client(url=self.dagster_url).execute(gql(query), variable_values=variables)
+        result: dict[str, Any] = self.client(url=self.dagster_url).execute(
+            gql(query), variable_values=variables
+        )
         return result
 
-    def jwt(self, role: str, subject: str = "hasura-user", expires_in: int = 600, secret: str = JWT_SECRET) -> str:
+    def jwt(
+        self, role: str, subject: str = "hasura-user", expires_in: int = 600, secret: str = JWT_SECRET
+    ) -> str:
         claims = {"x-hasura-default-role": role, "x-hasura-allowed-roles": [role]}
-        payload = {"sub": subject, "exp": int(time.time()) + expires_in, "https://hasura.io/jwt/claims": claims}
+        payload = {
+            "sub": subject,
+            "exp": int(time.time()) + expires_in,
+            "https://hasura.io/jwt/claims": claims,
+        }
         return sign_jwt(payload, secret)
 
     def connect(self) -> psycopg.Connection:

@@ -48,7 +48,9 @@ class TestRejected:
             "revoked": status_code(api, api.tokens["revoked"]),
             "expired jwt": status_code(api, api.jwt("admin", expires_in=-10)),
             "wrongly signed jwt": status_code(api, api.jwt("admin", secret="some-other-secret")),
-            "jwt without hasura role": status_code(api, sign_jwt({"sub": "x", "exp": time.time() + 60}, JWT_SECRET)),
+            "jwt without hasura role": status_code(
+                api, sign_jwt({"sub": "x", "exp": time.time() + 60}, JWT_SECRET)
+            ),
         }
         assert codes == dict.fromkeys(codes, (401, "UNAUTHENTICATED"))
 
@@ -86,7 +88,9 @@ class TestRoles:
                 assert raised.value.errors is not None
                 assert raised.value.errors[0]["extensions"]["code"] == "FORBIDDEN"
         with api.connect() as conn:
-            rows = conn.execute("SELECT name, batch_size, updated_by FROM interest_batch_config ORDER BY id").fetchall()
+            rows = conn.execute(
+                "SELECT name, batch_size, updated_by FROM interest_batch_config ORDER BY id"
+            ).fetchall()
             runs = conn.execute("SELECT count(*) FROM interest_batch_execution").fetchone()
         assert rows == [("default", 50_000, None), ("default", 50_000, None)]
         assert runs == (0,)
@@ -120,7 +124,9 @@ class TestTokenCli:
         assert not stored & set(api.tokens.values())
 
     def test_duplicate_name_and_unknown_revoke_fail_clearly(self, api: Stack) -> None:
-        duplicate = interest_pipeline_cli(api.env, "api", "token", "create", "--name", "ops-admin", "--role", "user")
+        duplicate = interest_pipeline_cli(
+            api.env, "api", "token", "create", "--name", "ops-admin", "--role", "user"
+        )
         assert duplicate.returncode != 0
         assert "exists already" in duplicate.stderr
         unknown = interest_pipeline_cli(api.env, "api", "token", "revoke", "nobody")
@@ -146,7 +152,12 @@ class TestJwt:
         [
             ({}, "other", 1_900_000_000, "signature"),
             ({}, "s", 2_000_000_000, "expired"),
-            ({"https://hasura.io/jwt/claims": {"x-hasura-default-role": "root"}}, "s", 1_900_000_000, "no https"),
+            (
+                {"https://hasura.io/jwt/claims": {"x-hasura-default-role": "root"}},
+                "s",
+                1_900_000_000,
+                "no https",
+            ),
             ({"sub": ""}, "s", 1_900_000_000, "subject"),
         ],
     )

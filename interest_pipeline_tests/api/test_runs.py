@@ -73,7 +73,13 @@ class TestTrigger:
         launched = api.execute(
             api.tokens["admin"],
             TRIGGER,
-            {"input": {"jobType": "daily_interest_accrual", "businessDate": DAY, "accountIds": ["101", "102"]}},
+            {
+                "input": {
+                    "jobType": "daily_interest_accrual",
+                    "businessDate": DAY,
+                    "accountIds": ["101", "102"],
+                }
+            },
         )["triggerInterestBatchJob"]
         assert launched["jobType"] == "daily_interest_accrual"
         assert launched["businessDate"] == DAY
@@ -114,7 +120,9 @@ mutation Cancel($id: ID!) {
 
 
 class TestCancel:
-    def test_cancel_of_a_running_run_ends_cancelled_and_a_rerun_completes_it_exactly(self, api: Stack) -> None:
+    def test_cancel_of_a_running_run_ends_cancelled_and_a_rerun_completes_it_exactly(
+        self, api: Stack
+    ) -> None:
         accounts = range(201, 207)
         with api.connect() as conn:
             book = Book(conn)
@@ -166,14 +174,19 @@ class TestCancel:
             assert before[0] == "RUNNING"
             assert 1 <= before[1] < before[2] == 6
 
-            cancelled = api.execute(api.tokens["admin"], CANCEL, {"id": run_id})["cancelInterestBatchExecution"]
+            cancelled = api.execute(api.tokens["admin"], CANCEL, {"id": run_id})[
+                "cancelInterestBatchExecution"
+            ]
             blocker.execute("SELECT pg_advisory_unlock(hashtext(%s), 0)", (f"slot:{run_id}",))
 
         assert cancelled["id"] == run_id
         assert cancelled["status"] == "CANCELLED"
         assert cancelled["completedAt"] is not None
         # Closed by the API once Dagster reported the run CANCELED, or first by the cancel sensor.
-        assert cancelled["errorMessage"] in {"cancelled through the API by ops-admin", "the Dagster run was canceled"}
+        assert cancelled["errorMessage"] in {
+            "cancelled through the API by ops-admin",
+            "the Dagster run was canceled",
+        }
         run = dagster_run(api, run_id)
         assert run["status"] == "CANCELED"
         assert run["tags"]["interest_pipeline/cancelled_by"] == "ops-admin"
@@ -189,7 +202,9 @@ class TestCancel:
         assert set(committed.values()) == {Decimal("1.0000000000")}
 
         again = api.execute(
-            api.tokens["admin"], TRIGGER, {"input": {"jobType": "daily_interest_accrual", "businessDate": DAY}}
+            api.tokens["admin"],
+            TRIGGER,
+            {"input": {"jobType": "daily_interest_accrual", "businessDate": DAY}},
         )["triggerInterestBatchJob"]
         rerun = finished_execution(api, again["id"])
         assert rerun["status"] == "SUCCESS"
