@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,23 +57,15 @@ class ServerProcess:
     def stop(self, grace_seconds: float = 15.0) -> None:
         """SIGTERM to the process group, then SIGKILL to what is left of it."""
         if self.process.poll() is None:
-            try:
+            with suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
+            with suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=grace_seconds)
-            except subprocess.TimeoutExpired:
-                pass
         # Children (code servers, run workers) may outlive the leader: kill the group regardless.
-        try:
+        with suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
+        with suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def start_server(name: str, command: list[str], env: Mapping[str, str], log_dir: Path) -> ServerProcess:
@@ -109,7 +101,9 @@ def wait_until(server: ServerProcess, ready: Any, timeout: float = 120.0, what: 
 
 
 @contextmanager
-def dagster_environment(database_url: str, home: Path, extra: Mapping[str, str] | None = None) -> Iterator[dict[str, str]]:
+def dagster_environment(
+    database_url: str, home: Path, extra: Mapping[str, str] | None = None
+) -> Iterator[dict[str, str]]:
     """The servers' environment: the test database, a fresh project home and its DAGSTER_HOME.
 
     ensure_dagster_home writes into os.environ; this restores it, so the test process is unchanged.
@@ -168,10 +162,14 @@ def start_dagster(env: Mapping[str, str], log_dir: Path, port: int | None = None
         env,
         log_dir,
     )
-    daemon = start_server("dagster-daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace], env, log_dir)
+    daemon = start_server(
+        "dagster-daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace], env, log_dir
+    )
     stack = DagsterStack(graphql_url=f"http://127.0.0.1:{port}/graphql", webserver=webserver, daemon=daemon)
     try:
-        wait_until(webserver, lambda: _code_location_loaded(stack.graphql_url), what="serving the code location")
+        wait_until(
+            webserver, lambda: _code_location_loaded(stack.graphql_url), what="serving the code location"
+        )
         wait_until(daemon, daemon.alive, what="running")
     except BaseException:
         stack.stop()
@@ -179,11 +177,18 @@ def start_dagster(env: Mapping[str, str], log_dir: Path, port: int | None = None
     return stack
 
 
-def start_api(env: Mapping[str, str], log_dir: Path, dagster_graphql_url: str, port: int | None = None) -> tuple[ServerProcess, str]:
+def start_api(
+    env: Mapping[str, str], log_dir: Path, dagster_graphql_url: str, port: int | None = None
+) -> tuple[ServerProcess, str]:
     """`interest-pipeline api` on a free port; (process, its /graphql URL)."""
     port = port or free_port()
     command = [str(BIN / "interest-pipeline"), "api", "--host", "127.0.0.1", "--port", str(port)]
-    server = start_server("interest-pipeline-api", command, {**env, "INTEREST_DAGSTER_GRAPHQL_URL": dagster_graphql_url}, log_dir)
+    server = start_server(
+        "interest-pipeline-api",
+        command,
+        {**env, "INTEREST_DAGSTER_GRAPHQL_URL": dagster_graphql_url},
+        log_dir,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(server, lambda: requests.get(f"{base}/health", timeout=2).ok, what="answering /health")
@@ -196,4 +201,6 @@ def start_api(env: Mapping[str, str], log_dir: Path, dagster_graphql_url: str, p
 def interest_pipeline_cli(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """The project's CLI as an operator runs it."""
     command = shutil.which("interest-pipeline", path=str(BIN)) or "interest-pipeline"
-    return subprocess.run([command, *args], env=dict(env), cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [command, *args], env=dict(env), cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
