@@ -170,3 +170,18 @@ class TestJwt:
         header = "eyJhbGciOiJub25lIn0"  # {"alg":"none"}
         with pytest.raises(AuthenticationFailed, match="HS256"):
             verify_jwt(".".join([header, *token.split(".")[1:]]), "s", now=1_900_000_000)
+
+
+class TestHttp:
+    def test_get_serves_graphiql_and_a_body_that_is_not_json_is_400(self, stack: Stack) -> None:
+        page = requests.get(stack.api_url, timeout=10)
+        assert page.status_code == 200
+        assert "graphiql" in page.text.lower()
+        bad = requests.post(
+            stack.api_url,
+            data="{not json",
+            headers={"Authorization": f"Bearer {stack.tokens['user']}", "Content-Type": "application/json"},
+            timeout=10,
+        )
+        assert bad.status_code == 400
+        assert bad.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
