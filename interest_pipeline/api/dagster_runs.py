@@ -101,8 +101,11 @@ class GraphQLDagsterRuns:
         (DAGSTER_HOME, the same storage the webserver reads)."""
         import dagster as dg
 
-        with dg.DagsterInstance.get() as instance:
-            instance.add_run_tags(run_id, dict(tags))
+        try:
+            with dg.DagsterInstance.get() as instance:
+                instance.add_run_tags(run_id, dict(tags))
+        except Exception as error:  # no DAGSTER_HOME, another instance, storage down: say which
+            raise DagsterRunsError(f"could not tag run {run_id} in DAGSTER_HOME: {error}") from error
 
     def run_url(self, run_id: str) -> str:
         return f"{self.ui_url}/runs/{run_id}"
