@@ -201,6 +201,26 @@ class TestExecutions:
         failed = history.execute(history.tokens["user"], query, {"input": {"status": "FAILED"}})
         assert failed["getInterestBatchExecutions"]["totalCount"] == 1
 
+    def test_limit_defaults_to_20_and_pages_go_on_from_the_offset(self, api: Stack) -> None:
+        with api.connect() as conn:
+            for day in range(1, 26):
+                add_execution(
+                    conn,
+                    f"run-{day:02d}",
+                    "daily_interest_accrual",
+                    f"2025-01-{day:02d}",
+                    "SUCCESS",
+                    started=NOW - timedelta(days=40 - day),
+                )
+        query = "query($input: ExecutionsInput) { getInterestBatchExecutions(input: $input) { data { id } totalCount } }"
+        first = api.execute(api.tokens["user"], query)["getInterestBatchExecutions"]
+        assert [e["id"] for e in first["data"]] == [f"run-{d:02d}" for d in range(25, 5, -1)]
+        assert first["totalCount"] == 25
+        rest = api.execute(api.tokens["user"], query, {"input": {"offset": 20, "limit": 500}})
+        assert [e["id"] for e in rest["getInterestBatchExecutions"]["data"]] == [
+            f"run-{d:02d}" for d in range(5, 0, -1)
+        ]
+
     def test_one_execution_with_counts_totals_and_dagster_url(self, history: Stack) -> None:
         found = history.execute(
             history.tokens["user"],
