@@ -17,6 +17,12 @@ ACCOUNT_TYPES = values(AccountType)
 # A chunk is one transaction; beyond this a single chunk's locks and WAL get unwieldy.
 MAX_BATCH_SIZE = 1_000_000
 MAX_ACCOUNT_IDS = 100_000
+# The row a run uses when it names no config (migration 0008 named the seeded rows so).
+DEFAULT_CONFIG_NAME = "default"
+# Run tags the operations API puts on what it launches: which config row, and who asked.
+CONFIG_ID_TAG = "interest_pipeline/config_id"
+TRIGGERED_BY_TAG = "interest_pipeline/triggered_by"
+CANCELLED_BY_TAG = "interest_pipeline/cancelled_by"
 
 
 class BatchConfigError(ValueError):
@@ -31,6 +37,8 @@ class BatchRunConfig(dg.Config):
     process_failed_accounts_first: bool | None = None
     batch_size: int | None = None
     account_types: list[str] | None = None
+    # An interest_batch_config row of the job's type; unset: the job's 'default' row.
+    config_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,8 @@ class JobConfigRow:
     custom_parameters: Mapping[str, Any]
     cron_expression: str
     enabled: bool
+    config_id: int | None = None
+    name: str = DEFAULT_CONFIG_NAME
 
 
 @dataclass(frozen=True)
@@ -79,15 +89,23 @@ class EffectiveConfig:
         }
 
 
-def load_job_config(conn: psycopg.Connection, job_type: str) -> JobConfigRow:
-    row = conn.execute(
+def load_job_config(conn: psycopg.Connection, job_type: str, config_id: int | None = None) -> JobConfigRow:
+    """The job's row `config_id` (which must be of this job type), or its 'default' row when None."""
+    columns = (
         "SELECT job_type, batch_size, parallel_threads, max_retries, retry_interval_seconds,"
-        " timeout_seconds, account_types, custom_parameters, cron_expression, enabled"
-        " FROM interest_batch_config WHERE job_type = %s",
-        (job_type,),
-    ).fetchone()
-    if row is None:
-        raise BatchConfigError(f"no interest_batch_config row for job type {job_type!r}")
+        " timeout_seconds, account_types, custom_parameters, cron_expression, enabled, id, name"
+        " FROM interest_batch_config WHERE job_type = %s"
+    )
+    if config_id is None:
+        row = conn.execute(columns + " AND name = %s", (job_type, DEFAULT_CONFIG_NAME)).fetchone()
+        if row is None:
+            raise BatchConfigError(
+                f"no interest_batch_config row for job type {job_type!r} named {DEFAULT_CONFIG_NAME!r}"
+            )
+    else:
+        row = conn.execute(columns + " AND id = %s", (job_type, config_id)).fetchone()
+        if row is None:
+            raise BatchConfigError(f"no interest_batch_config row {config_id} for job type {job_type!r}")
     return JobConfigRow(
         job_type=row[0],
         batch_size=row[1],
@@ -99,6 +117,8 @@ def load_job_config(conn: psycopg.Connection, job_type: str) -> JobConfigRow:
         custom_parameters=row[7] or {},
         cron_expression=row[8],
         enabled=row[9],
+        config_id=row[10],
+        name=row[11],
     )
 
 

@@ -46,7 +46,7 @@ def start_batch(
     Validation comes first and raises BatchConfigError before any write.
     """
     with database.connect() as conn:
-        config = merge_config(load_job_config(conn, job_type), run_config)
+        config = merge_config(load_job_config(conn, job_type, run_config.config_id), run_config)
         close_stale_executions(
             conn, job_type, run_state, exclude=run_id, timeout_seconds=config.timeout_seconds
         )

@@ -5,6 +5,7 @@ import warnings
 
 import click
 
+from interest_pipeline.cli.api import api
 from interest_pipeline.cli.data import generate, load
 from interest_pipeline.cli.db import db
 from interest_pipeline.cli.jobs import register_job_commands
@@ -39,3 +40,4 @@ main.add_command(ui)
 register_job_commands(main)
 register_posting_commands(main)
 main.add_command(quickstart)
+main.add_command(api)

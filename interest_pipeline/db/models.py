@@ -18,6 +18,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -310,10 +311,14 @@ class InterestBatchConfig(Base):
             name="account_types",
         ),
         CheckConstraint("jsonb_typeof(custom_parameters) = 'object'", name="custom_parameters_object"),
+        # Several named configurations per job type (migration 0008); runs without one use 'default'.
+        UniqueConstraint("job_type", "name"),
+        CheckConstraint("btrim(name) <> ''", name="name_not_blank"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    job_type: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    job_type: Mapped[str] = mapped_column(Text, nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'default'"))
     batch_size: Mapped[int] = mapped_column(Integer, nullable=False)
     parallel_threads: Mapped[int] = mapped_column(Integer, nullable=False)
     max_retries: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -328,6 +333,9 @@ class InterestBatchConfig(Base):
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = timestamp_now()
     updated_at: Mapped[datetime] = timestamp_now()
+    # Who created / last changed the row through the API: a token's name or a JWT's subject.
+    created_by: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_by: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class InterestBatchExecution(Base):
@@ -412,6 +420,14 @@ class InterestBatchAccountResult(Base):
             "business_date",
             postgresql_where=text("job_type = 'interest_posting' AND status = 'FAILED'"),
         ),
+        # The API's page of one execution's FAILED (or SKIPPED) results and its count (migration 0008).
+        Index(
+            "ix_interest_batch_account_result_execution_not_success",
+            "execution_id",
+            "status",
+            "account_id",
+            postgresql_where=text("status <> 'SUCCESS'"),
+        ),
     )
 
     execution_id: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -464,3 +480,26 @@ class InterestBatchAccountStatus(Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = timestamp_now()
+
+
+# --- Section 5: the operations API ------------------------------------------------------------
+
+API_ROLES = ("admin", "user")
+
+
+class ApiToken(Base):
+    """A bearer token of the operations API; only its SHA-256 is kept, never the token."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        CheckConstraint(one_of("role", API_ROLES), name="role"),
+        CheckConstraint("token_sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    role: Mapped[str] = mapped_column(Text, nullable=False)
+    token_sha256: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    created_at: Mapped[datetime] = timestamp_now()
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
