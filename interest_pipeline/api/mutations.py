@@ -15,7 +15,7 @@ from interest_pipeline.api.types import (
     TriggerInterestBatchJobInput,
     UpdateInterestBatchConfigInput,
 )
-from interest_pipeline.batch.config import MAX_BATCH_SIZE
+from interest_pipeline.batch.config import ACCOUNT_TYPES, MAX_BATCH_SIZE
 
 # What a new configuration gets for a field left out: the seeded rows' values.
 CREATE_DEFAULTS: dict[str, Any] = {
@@ -24,7 +24,7 @@ CREATE_DEFAULTS: dict[str, Any] = {
     "max_retries": 3,
     "retry_interval_seconds": 60,
     "timeout_seconds": 3600,
-    "account_types": ["SAVINGS", "FIXED_DEPOSIT", "RECURRING_DEPOSIT"],
+    "account_types": list(ACCOUNT_TYPES),
     "custom_parameters": {},
     "enabled": True,
     "description": None,

@@ -20,6 +20,7 @@ from interest_pipeline.db.models import (
     InterestBatchConfig,
     InterestBatchExecution,
 )
+from interest_pipeline.domain.enums import ExecutionStatus, JobType, ResultStatus
 
 # The models' tables (Core statements over them; the ORM classes are the schema contract).
 CONFIG: Table = InterestBatchConfig.__table__  # type: ignore[assignment]
@@ -230,9 +231,9 @@ def list_results(
     conditions = [RESULT.c.execution_id == execution_id]
     if status is not None:
         conditions.append(RESULT.c.status == status)
-        if status != "SUCCESS":
+        if status != ResultStatus.SUCCESS:
             # Spelt out so the planner can match the partial index's predicate.
-            conditions.append(RESULT.c.status != "SUCCESS")
+            conditions.append(RESULT.c.status != ResultStatus.SUCCESS.value)
     if account_id is not None:
         conditions.append(RESULT.c.account_id == account_id)
     where = and_(*conditions)
@@ -272,12 +273,12 @@ def summary(conn: Connection, day_start: datetime, day_end: datetime) -> Summary
     posted = conn.execute(
         select(each.c.key, func.sum(cast(each.c.value, Numeric)))
         .select_from(EXECUTION.join(each, literal_column("true")))
-        .where(today, EXECUTION.c.job_type == "interest_posting")
+        .where(today, EXECUTION.c.job_type == JobType.INTEREST_POSTING.value)
         .group_by(each.c.key)
         .order_by(each.c.key)
     ).all()
     running = conn.execute(
-        select(func.count()).select_from(EXECUTION).where(EXECUTION.c.status == "RUNNING")
+        select(func.count()).select_from(EXECUTION).where(EXECUTION.c.status == ExecutionStatus.RUNNING.value)
     ).scalar_one()
     last = (
         conn.execute(

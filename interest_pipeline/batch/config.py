@@ -19,10 +19,6 @@ MAX_BATCH_SIZE = 1_000_000
 MAX_ACCOUNT_IDS = 100_000
 # The row a run uses when it names no config (migration 0008 named the seeded rows so).
 DEFAULT_CONFIG_NAME = "default"
-# Run tags the operations API puts on what it launches: which config row, and who asked.
-CONFIG_ID_TAG = "interest_pipeline/config_id"
-TRIGGERED_BY_TAG = "interest_pipeline/triggered_by"
-CANCELLED_BY_TAG = "interest_pipeline/cancelled_by"
 
 
 class BatchConfigError(ValueError):
