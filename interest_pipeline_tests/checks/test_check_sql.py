@@ -29,7 +29,9 @@ def by_name(results: list[checks.CheckResult]) -> dict[str, checks.CheckResult]:
 
 
 class TestCorrectBook:
-    def test_every_posting_check_passes_with_the_books_figures(self, conn: psycopg.Connection, book: PostedBook) -> None:
+    def test_every_posting_check_passes_with_the_books_figures(
+        self, conn: psycopg.Connection, book: PostedBook
+    ) -> None:
         results = by_name(checks.posting_checks(conn, book.posting_execution))
         assert {name: r.passed for name, r in results.items()} == {
             checks.JOURNALS_BALANCE: True,
@@ -51,7 +53,10 @@ class TestCorrectBook:
         # expense and deposit lines, and a tax line where the tax is not 0 (small JPY postings)
         [[with_tax]] = conn.execute("SELECT count(*) FROM interest_postings WHERE tax > 0")
         assert results[checks.JOURNALS_BALANCE].figures["lines"] == 2 * ACCOUNTS + with_tax
-        debit = {c: v["journal_debit"] for c, v in results[checks.JOURNALS_EQUAL_POSTINGS].figures["by_currency"].items()}
+        debit = {
+            c: v["journal_debit"]
+            for c, v in results[checks.JOURNALS_EQUAL_POSTINGS].figures["by_currency"].items()
+        }
         assert debit == {c: v["gross"] for c, v in stored.items()}
         assert results[checks.CAPITALIZED_ACCRUALS_MATCH].figures["accruals_capitalized"] == 31 * ACCOUNTS
         assert results[checks.DUE_ACCOUNTS_HAVE_OUTCOME].figures == {
@@ -63,10 +68,14 @@ class TestCorrectBook:
             "unaccounted": 0,
         }
 
-    def test_the_accrual_check_passes_with_its_figures(self, conn: psycopg.Connection, book: PostedBook) -> None:
+    def test_the_accrual_check_passes_with_its_figures(
+        self, conn: psycopg.Connection, book: PostedBook
+    ) -> None:
         [result] = checks.accrual_checks(conn, book.accrual_execution)
         assert result.passed and result.offending == []
-        [[amount]] = conn.execute("SELECT sum(amount) FROM interest_accruals WHERE accrual_date = %s", (JAN_31,))
+        [[amount]] = conn.execute(
+            "SELECT sum(amount) FROM interest_accruals WHERE accrual_date = %s", (JAN_31,)
+        )
         assert result.figures == {
             "execution_id": book.accrual_execution,
             "eligible_accounts": ACCOUNTS + 1,
@@ -78,7 +87,9 @@ class TestCorrectBook:
 
 
 class TestCorruptedBook:
-    def test_an_unbalanced_journal_fails_the_ledger_checks(self, corrupting: psycopg.Connection, book: PostedBook) -> None:
+    def test_an_unbalanced_journal_fails_the_ledger_checks(
+        self, corrupting: psycopg.Connection, book: PostedBook
+    ) -> None:
         # replica mode skips the ledger's balance trigger for this transaction only
         corrupting.execute("SET LOCAL session_replication_role = replica")
         corrupting.execute(
@@ -98,7 +109,10 @@ class TestCorruptedBook:
             [("BAD-JOURNAL", "USD", "1.2300", None)],
             1,
         )
-        assert [n for n, r in results.items() if not r.passed] == [checks.JOURNALS_BALANCE, checks.JOURNALS_EQUAL_POSTINGS]
+        assert [n for n, r in results.items() if not r.passed] == [
+            checks.JOURNALS_BALANCE,
+            checks.JOURNALS_EQUAL_POSTINGS,
+        ]
 
     def test_an_accrual_changed_after_capitalization_fails_the_capitalization_check(
         self, corrupting: psycopg.Connection, book: PostedBook
@@ -130,15 +144,23 @@ class TestCorruptedBook:
         assert result.offending_count == ACCOUNTS
         assert [row[0] for row in result.offending] == list(range(1, 21))
 
-    def test_a_posting_whose_gross_is_not_net_plus_tax_fails(self, corrupting: psycopg.Connection, book: PostedBook) -> None:
-        corrupting.execute("ALTER TABLE interest_postings DROP CONSTRAINT ck_interest_postings_gross_is_net_plus_tax")
+    def test_a_posting_whose_gross_is_not_net_plus_tax_fails(
+        self, corrupting: psycopg.Connection, book: PostedBook
+    ) -> None:
+        corrupting.execute(
+            "ALTER TABLE interest_postings DROP CONSTRAINT ck_interest_postings_gross_is_net_plus_tax"
+        )
         corrupting.execute("UPDATE interest_postings SET net = net - 0.01 WHERE account_id = 7")
-        [[gross, net, tax]] = corrupting.execute("SELECT gross, net, tax FROM interest_postings WHERE account_id = 7")
+        [[gross, net, tax]] = corrupting.execute(
+            "SELECT gross, net, tax FROM interest_postings WHERE account_id = 7"
+        )
         result = checks.gross_is_net_plus_tax(corrupting, [JAN_31])
         assert (result.passed, result.offending_count) == (False, 1)
         assert result.offending == [(7, "INT-CAP-7-2025-01", f"{gross:f}", f"{net:f}", f"{tax:f}")]
 
-    def test_a_due_account_without_an_outcome_fails(self, corrupting: psycopg.Connection, book: PostedBook) -> None:
+    def test_a_due_account_without_an_outcome_fails(
+        self, corrupting: psycopg.Connection, book: PostedBook
+    ) -> None:
         corrupting.execute(
             "DELETE FROM interest_batch_account_result WHERE execution_id = %s AND account_id = %s",
             (book.posting_execution, ZERO_BALANCE),
@@ -161,11 +183,17 @@ class TestCorruptedBook:
         [result] = checks.accrual_checks(corrupting, book.accrual_execution)
         assert (result.passed, result.offending_count) == (False, 1)
         assert result.offending == [(3, 0, None, None, f"{amount:f}")]
-        assert result.figures["eligible_accounts"] == ACCOUNTS + 1 and result.figures["accrued"] == ACCOUNTS - 1
+        assert (
+            result.figures["eligible_accounts"] == ACCOUNTS + 1 and result.figures["accrued"] == ACCOUNTS - 1
+        )
 
-    def test_an_accrued_outcome_without_its_accrual_row_fails(self, corrupting: psycopg.Connection, book: PostedBook) -> None:
+    def test_an_accrued_outcome_without_its_accrual_row_fails(
+        self, corrupting: psycopg.Connection, book: PostedBook
+    ) -> None:
         corrupting.execute("SET LOCAL session_replication_role = replica")
-        corrupting.execute("DELETE FROM interest_accruals WHERE account_id = 4 AND accrual_date = %s", (JAN_31,))
+        corrupting.execute(
+            "DELETE FROM interest_accruals WHERE account_id = 4 AND accrual_date = %s", (JAN_31,)
+        )
         [result] = checks.accrual_checks(corrupting, book.accrual_execution)
         assert result.offending_count == 1
         assert result.offending[0][:4] == (4, 1, "SUCCESS", None)
