@@ -117,3 +117,35 @@ def dry_run_posting(
 def _d(value: object) -> Decimal:
     assert isinstance(value, Decimal)
     return value
+
+
+def render_dry_run(run: DryRun) -> str:
+    """What a person reads: the counts, the blocked accounts with their reasons, totals per currency."""
+    from tabulate import tabulate
+
+    statuses: dict[str, int] = {}
+    for _, _, status, _ in run.results:
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
+    journals = len({line[0] for line in run.journal_lines})
+    lines = [
+        f"DRY RUN of the posting of {run.business_date}: nothing was written, no key was taken",
+        f"accounts due or owing: {run.due_accounts} ({statuses.get('SUCCESS', 0)} would be posted, "
+        f"{statuses.get('SKIPPED', 0)} skipped, {statuses.get('FAILED', 0)} blocked)",
+        f"journals: {journals} ({len(run.journal_lines)} lines)",
+        "",
+        tabulate(
+            [
+                (c, t.accounts_posted, f"{t.gross:f}", f"{t.tax:f}", f"{t.net:f}")
+                for c, t in run.totals.items()
+            ],
+            headers=("currency", "postings", "gross", "tax", "net"),
+            tablefmt="github",
+            disable_numparse=True,
+        )
+        if run.totals
+        else "no posting would be made",
+    ]
+    if run.blocked:
+        lines += ["", "blocked:"]
+        lines += [f"  account {a} due {d}: {reason}" for a, d, _, reason in run.blocked]
+    return "\n".join(lines)
