@@ -47,6 +47,9 @@ def plot_month(conn: psycopg.Connection, first: date, last: date, out: Path, tit
                 alpha=0.6,
             )
             twin.set_ylabel(f"{currency} posted gross", color="tab:orange")
+            # the daily line in front of the posting bars
+            ax.set_zorder(twin.get_zorder() + 1)
+            ax.patch.set_visible(False)
             for d, g in gross[currency]:
                 twin.annotate(
                     f"{g:f}",
@@ -60,7 +63,7 @@ def plot_month(conn: psycopg.Connection, first: date, last: date, out: Path, tit
     axes[-1, 0].xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))  # type: ignore[no-untyped-call]
     axes[-1, 0].set_xlim(first - timedelta(days=1), last + timedelta(days=1))  # type: ignore[arg-type]
     figure.suptitle(title)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 0.98))
     figure.savefig(out, dpi=100)
     plt.close(figure)
     return currencies
