@@ -15,7 +15,9 @@ from interest_pipeline_tests.reporting.conftest import MONTH_END
 MID_MONTH = date(2025, 1, 15)
 
 
-def test_every_accrual_of_a_date_is_explained_to_its_stored_amount(generated_month: psycopg.Connection) -> None:
+def test_every_accrual_of_a_date_is_explained_to_its_stored_amount(
+    generated_month: psycopg.Connection,
+) -> None:
     conn = generated_month
     stored = conn.execute(
         "SELECT x.account_id, x.balance, x.amount, p.day_count, p.tier_mode FROM interest_accruals x"
