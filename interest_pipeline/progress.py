@@ -58,7 +58,7 @@ class Tracker:
             else f"{_left(self.time_left())} left"
         )
         if self._bar is not None and self._task is not None:
-            self._bar.console.print(line, highlight=False, markup=False)
+            self._bar.console.print(line, highlight=False, markup=False, soft_wrap=True)
             self._bar.update(self._task, completed=self.finished, figures=figures)
         else:
             print(f"[{self.finished}/{self.total}] {line}; {figures}", file=self.stream, flush=True)
