@@ -64,6 +64,17 @@ def _offenders(
     return columns, [tuple(text(v) for v in row[:-1]) for row in rows], count
 
 
+OUTCOMES_TABLE = "check_outcomes"
+
+
+def _materialized(conn: psycopg.Connection, outcomes_sql: str, params: dict[str, Any]) -> str:
+    """The per-account outcomes computed ONCE into a temp table that figures and offenders both read
+    (call inside a transaction; the caller drops it). Returns the table's name."""
+    conn.execute(f"DROP TABLE IF EXISTS {OUTCOMES_TABLE}")
+    conn.execute(f"CREATE TEMP TABLE {OUTCOMES_TABLE} AS {outcomes_sql}", params)
+    return OUTCOMES_TABLE
+
+
 def _per_currency(rows: Sequence[tuple[Any, ...]], names: Sequence[str]) -> dict[str, dict[str, object]]:
     """{currency: {name: value}} from rows (currency, value, ...), currencies in order."""
     return {str(row[0]).strip(): {n: text(v) for n, v in zip(names, row[1:], strict=True)} for row in rows}
@@ -251,7 +262,7 @@ def gross_is_net_plus_tax(conn: psycopg.Connection, dates: Sequence[date]) -> Ch
 
 # The accounts due on the execution's date in its scope, each with what the execution decided.
 DUE_OUTCOMES_SQL = f"""
-WITH e AS (SELECT * FROM interest_batch_execution WHERE id = %(execution_id)s),
+WITH e AS MATERIALIZED (SELECT * FROM interest_batch_execution WHERE id = %(execution_id)s),
 due AS (
     SELECT a.id AS account_id, 'INT-CAP-' || a.id::text || to_char(e.business_date, '-YYYY-MM') AS key,
            e.business_date, e.id AS execution_id
@@ -271,7 +282,8 @@ SELECT d.account_id, r.status, r.reason, ip.id IS NOT NULL AS posted,
   LEFT JOIN interest_batch_account_result r
          ON r.execution_id = d.execution_id AND r.account_id = d.account_id
         AND r.business_date = d.business_date
-  LEFT JOIN interest_postings ip ON ip.idempotency_key = d.key
+  LEFT JOIN (SELECT id, idempotency_key FROM interest_postings
+              WHERE posting_date = (SELECT business_date FROM e)) ip ON ip.idempotency_key = d.key
 """
 
 
@@ -279,30 +291,34 @@ def due_accounts_have_outcome(conn: psycopg.Connection, execution_id: str) -> Ch
     """Every account due on the posting execution's date was posted, blocked with a reason, or had
     nothing to post (a posting already made under the key counts as posted)."""
     params = {"execution_id": execution_id}
-    counts: dict[str, int] = {
-        str(outcome): int(n)
-        for outcome, n in conn.execute(
-            f"SELECT outcome, count(*) FROM ({DUE_OUTCOMES_SQL}) o GROUP BY outcome", params
-        ).fetchall()
-    }
-    figures = {
-        "execution_id": execution_id,
-        "due_accounts": sum(counts.values()),
-        **{k: counts.get(k, 0) for k in ("posted", "blocked", "nothing_to_post", "unaccounted")},
-    }
-    bad = (
-        f"SELECT account_id, status, reason, posted FROM ({DUE_OUTCOMES_SQL}) o"
-        f" WHERE outcome = 'unaccounted' OR (status = 'SUCCESS' AND NOT posted)"
-        f" OR (status = 'SKIPPED' AND reason = '{ALREADY_POSTED}' AND NOT posted)"
-    )
-    return _check(
-        conn,
-        DUE_ACCOUNTS_HAVE_OUTCOME,
-        "Every account due on the date was posted, blocked with a reason, or had nothing to post.",
-        figures,
-        bad,
-        params,
-    )
+    with conn.transaction():
+        table = _materialized(conn, DUE_OUTCOMES_SQL, params)
+        counts: dict[str, int] = {
+            str(outcome): int(n)
+            for outcome, n in conn.execute(
+                f"SELECT outcome, count(*) FROM {table} GROUP BY outcome"
+            ).fetchall()
+        }
+        figures = {
+            "execution_id": execution_id,
+            "due_accounts": sum(counts.values()),
+            **{k: counts.get(k, 0) for k in ("posted", "blocked", "nothing_to_post", "unaccounted")},
+        }
+        bad = (
+            f"SELECT account_id, status, reason, posted FROM {table}"
+            f" WHERE outcome = 'unaccounted' OR (status = 'SUCCESS' AND NOT posted)"
+            f" OR (status = 'SKIPPED' AND reason = '{ALREADY_POSTED}' AND NOT posted)"
+        )
+        result = _check(
+            conn,
+            DUE_ACCOUNTS_HAVE_OUTCOME,
+            "Every account due on the date was posted, blocked with a reason, or had nothing to post.",
+            figures,
+            bad,
+            {},
+        )
+        conn.execute(f"DROP TABLE {table}")
+    return result
 
 
 # --- Accruals ----------------------------------------------------------------------------------
@@ -310,9 +326,19 @@ def due_accounts_have_outcome(conn: psycopg.Connection, execution_id: str) -> Ch
 # The accounts the accrual execution had to decide on (in its scope, open on D, not ended, with a
 # balance snapshot), each with its results of D in that execution and its accrual row of D.
 ACCRUAL_OUTCOMES_SQL = """
-WITH e AS (SELECT * FROM interest_batch_execution WHERE id = %(execution_id)s),
-eligible AS (
-    SELECT a.id AS account_id, e.business_date AS d, e.id AS execution_id
+WITH e AS MATERIALIZED (SELECT * FROM interest_batch_execution WHERE id = %(execution_id)s),
+-- the execution's results of D by its primary key's prefix, and D's accrual rows by their index:
+-- each read once and hash-joined, not probed per account
+results AS MATERIALIZED (
+    SELECT x.account_id, x.status, x.reason FROM interest_batch_account_result x
+     WHERE x.execution_id = (SELECT id FROM e) AND x.business_date = (SELECT business_date FROM e)
+),
+accrued AS MATERIALIZED (
+    SELECT ia.account_id, ia.amount FROM interest_accruals ia
+     WHERE ia.accrual_date = (SELECT business_date FROM e)
+),
+in_scope AS (
+    SELECT a.id AS account_id, e.business_date AS d
       FROM e
       JOIN accounts a ON true
       JOIN interest_products p ON p.code = a.product_code
@@ -322,17 +348,16 @@ eligible AS (
        AND a.opened_on <= e.business_date
        AND (a.closed_on IS NULL OR a.closed_on > e.business_date)
        AND (a.maturity_date IS NULL OR a.maturity_date > e.business_date)
-       AND EXISTS (SELECT 1 FROM account_balances b
-                    WHERE b.account_id = a.id AND b.balance_date <= e.business_date)
 )
-SELECT el.account_id, r.results, r.status, r.reason, ia.amount AS accrued_amount, ia.status AS accrual_status
-  FROM eligible el
-  LEFT JOIN LATERAL (
-        SELECT count(*) AS results, min(x.status) AS status, min(x.reason) AS reason
-          FROM interest_batch_account_result x
-         WHERE x.execution_id = el.execution_id AND x.account_id = el.account_id AND x.business_date = el.d) r
-         ON true
-  LEFT JOIN interest_accruals ia ON ia.account_id = el.account_id AND ia.accrual_date = el.d
+SELECT s.account_id, (r.account_id IS NOT NULL)::int AS results, r.status, r.reason,
+       ia.amount AS accrued_amount
+  FROM in_scope s
+  LEFT JOIN results r ON r.account_id = s.account_id
+  LEFT JOIN accrued ia ON ia.account_id = s.account_id
+ -- an account without a balance snapshot on D is not eligible (and gets no result): probed only
+ -- for the few accounts without a result
+ WHERE r.account_id IS NOT NULL
+    OR EXISTS (SELECT 1 FROM account_balances b WHERE b.account_id = s.account_id AND b.balance_date <= s.d)
 """
 
 
@@ -340,38 +365,38 @@ def accrual_outcomes(conn: psycopg.Connection, execution_id: str) -> CheckResult
     """Every eligible account has exactly one outcome for D: accrued (with its row), skipped with a
     reason, or failed."""
     params = {"execution_id": execution_id}
-    row = conn.execute(
-        f"""
-        SELECT count(*),
-               count(*) FILTER (WHERE results = 1 AND status = 'SUCCESS'),
-               count(*) FILTER (WHERE results = 1 AND status = 'SKIPPED'),
-               count(*) FILTER (WHERE results = 1 AND status = 'FAILED'),
-               coalesce(sum(accrued_amount) FILTER (WHERE results = 1 AND status = 'SUCCESS'), 0)
-          FROM ({ACCRUAL_OUTCOMES_SQL}) o
-        """,
-        params,
-    ).fetchone()
-    assert row is not None
-    figures = {
-        "execution_id": execution_id,
-        "eligible_accounts": int(row[0]),
-        "accrued": int(row[1]),
-        "skipped": int(row[2]),
-        "failed": int(row[3]),
-        "amount_accrued": text(row[4]),
-    }
-    bad = (
-        f"SELECT account_id, results, status, reason, accrued_amount FROM ({ACCRUAL_OUTCOMES_SQL}) o"
-        " WHERE results <> 1 OR (status = 'SUCCESS' AND accrued_amount IS NULL)"
-    )
-    return _check(
-        conn,
-        ACCRUAL_OUTCOMES,
-        "Every eligible account has exactly one outcome for D: accrued, skipped with a reason, or failed.",
-        figures,
-        bad,
-        params,
-    )
+    with conn.transaction():
+        table = _materialized(conn, ACCRUAL_OUTCOMES_SQL, params)
+        row = conn.execute(
+            f"""
+            SELECT count(*),
+                   count(*) FILTER (WHERE results = 1 AND status = 'SUCCESS'),
+                   count(*) FILTER (WHERE results = 1 AND status = 'SKIPPED'),
+                   count(*) FILTER (WHERE results = 1 AND status = 'FAILED'),
+                   coalesce(sum(accrued_amount) FILTER (WHERE results = 1 AND status = 'SUCCESS'), 0)
+              FROM {table}
+            """
+        ).fetchone()
+        assert row is not None
+        figures = {
+            "execution_id": execution_id,
+            "eligible_accounts": int(row[0]),
+            "accrued": int(row[1]),
+            "skipped": int(row[2]),
+            "failed": int(row[3]),
+            "amount_accrued": text(row[4]),
+        }
+        result = _check(
+            conn,
+            ACCRUAL_OUTCOMES,
+            "Every eligible account has exactly one outcome for D: accrued, skipped with a reason or failed.",
+            figures,
+            f"SELECT account_id, results, status, reason, accrued_amount FROM {table}"
+            " WHERE results <> 1 OR (status = 'SUCCESS' AND accrued_amount IS NULL)",
+            {},
+        )
+        conn.execute(f"DROP TABLE {table}")
+    return result
 
 
 def posting_dates(conn: psycopg.Connection, execution_id: str) -> list[date]:
