@@ -50,14 +50,15 @@ def plot_month(conn: psycopg.Connection, first: date, last: date, out: Path, tit
             # the daily line in front of the posting bars
             ax.set_zorder(twin.get_zorder() + 1)
             ax.patch.set_visible(False)
-            for d, g in gross[currency]:
-                twin.annotate(
-                    f"{g:f}",
-                    (mdates.date2num(d), float(g)),  # type: ignore[no-untyped-call]
-                    ha="right",
-                    va="bottom",
-                    fontsize=7,
-                )
+            # the largest posting (the month end's, usually) is labelled with its exact gross
+            d, g = max(gross[currency], key=lambda point: point[1])
+            twin.annotate(
+                f"{g:f}",
+                (mdates.date2num(d), float(g)),  # type: ignore[no-untyped-call]
+                ha="right",
+                va="bottom",
+                fontsize=8,
+            )
     if not currencies:
         axes[0, 0].text(0.5, 0.5, "no accruals or postings", ha="center", va="center")
     axes[-1, 0].xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))  # type: ignore[no-untyped-call]
