@@ -3,6 +3,7 @@ corrupted in exactly its way. Corruptions happen inside a transaction the test r
 guards (triggers, constraints) that would otherwise stop them."""
 
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 
 import psycopg
@@ -10,6 +11,7 @@ import pytest
 
 from interest_pipeline.checks import sql as checks
 from interest_pipeline_tests.checks.books import ACCOUNTS, JAN_31, ZERO_BALANCE, PostedBook, posted_january
+from interest_pipeline_tests.posting.support import Book, accrue_days, days, post_day, product
 
 
 @pytest.fixture
@@ -198,3 +200,19 @@ class TestCorruptedBook:
         assert result.offending_count == 1
         assert result.offending[0][:4] == (4, 1, "SUCCESS", None)
         assert result.offending[0][4] is None
+
+
+def test_a_blocked_due_account_is_accounted_for(conn: psycopg.Connection) -> None:
+    """Blocked with a reason is an outcome: the check passes and counts it."""
+    book = Book()
+    facts = book.add_product(product("SAV"))
+    for n in (1, 2, 3):
+        book.add_account(facts, n)
+    book.write(conn)
+    accrue_days(conn, book, days(date(2025, 1, 1), date(2025, 1, 9)))
+    accrue_days(conn, book, [date(2025, 1, 10)], fail=[2])
+    accrue_days(conn, book, days(date(2025, 1, 11), JAN_31))
+    execution = post_day(conn, JAN_31).execution
+    result = checks.due_accounts_have_outcome(conn, execution.id)
+    assert result.passed
+    assert (result.figures["posted"], result.figures["blocked"], result.figures["unaccounted"]) == (2, 1, 0)
