@@ -14,8 +14,9 @@ import psycopg
 # or before it, unless final: a final posting's remainder is written off, not carried).
 MONTH_FIGURES_SQL = """
 WITH acc AS (
-    SELECT a.id, a.product_code, a.currency FROM accounts a
+    SELECT a.product_code, a.currency, count(*) AS accounts FROM accounts a
      WHERE a.opened_on <= %(last)s AND (a.closed_on IS NULL OR a.closed_on >= %(first)s)
+     GROUP BY 1, 2
 ),
 accrued AS (
     SELECT a.product_code, a.currency, sum(ia.amount) AS accrued, count(*) AS accruals
@@ -43,12 +44,11 @@ keys AS (
     UNION SELECT product_code, currency FROM accrued
     UNION SELECT product_code, currency FROM posted
 )
-SELECT k.product_code, k.currency,
-       (SELECT count(*) FROM acc WHERE acc.product_code = k.product_code AND acc.currency = k.currency),
-       coalesce(ac.accruals, 0), coalesce(ac.accrued, 0),
+SELECT k.product_code, k.currency, coalesce(n.accounts, 0), coalesce(ac.accruals, 0), coalesce(ac.accrued, 0),
        coalesce(po.postings, 0), coalesce(po.gross, 0), coalesce(po.tax, 0), coalesce(po.net, 0),
        coalesce(po.written_off, 0), coalesce(ca.carry, 0)
   FROM keys k
+  LEFT JOIN acc n ON n.product_code = k.product_code AND n.currency = k.currency
   LEFT JOIN accrued ac ON ac.product_code = k.product_code AND ac.currency = k.currency
   LEFT JOIN posted po ON po.product_code = k.product_code AND po.currency = k.currency
   LEFT JOIN carry ca ON ca.product_code = k.product_code AND ca.currency = k.currency
