@@ -116,3 +116,22 @@ class TestInteractive:
         assert re.fullmatch(
             r"\[1/2\] first; 1 chunk\(s\), [\d,]+ accounts/s, \d+:\d\d:\d\d left\n", log.getvalue()
         )
+
+    def test_counted_work_draws_a_bar_on_a_tty_and_tenths_elsewhere(self) -> None:
+        class Tty(io.StringIO):
+            def isatty(self) -> bool:
+                return True
+
+        tty, log = Tty(), io.StringIO()
+        with progress.track(50, "generate", tty) as bar:
+            counter = progress.CountProgress(bar, "rows")
+            for _ in range(5):
+                counter.update(10)
+        assert "50/50" in tty.getvalue() and "50 rows" in tty.getvalue() and "━" in tty.getvalue()
+        with progress.track(50, "generate", log) as plain:
+            counter = progress.CountProgress(plain, "rows")
+            for _ in range(5):
+                counter.update(10)
+        percents = re.findall(r"^generate: (\d+)/50 rows \((\d+) %\)", log.getvalue(), re.M)
+        # each update of 10 rows is two tenths of 50: both are said, with the count reached
+        assert percents == [(str(10 * (n // 2 + 1)), str(10 * (n + 1))) for n in range(10)]
