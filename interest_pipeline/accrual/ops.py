@@ -11,6 +11,7 @@ from interest_pipeline.batch.executions import ChunkTotals
 from interest_pipeline.batch.lifecycle import finish_batch, run_chunk, start_batch
 from interest_pipeline.batch.orchestration import business_date, execution_metadata, run_state_lookup
 from interest_pipeline.batch.trigger import trigger_from_tags
+from interest_pipeline.reporting.run_tables import accrual_close
 from interest_pipeline.resources.database import DatabaseResource
 
 
@@ -53,10 +54,15 @@ def accrue_chunk(context: dg.OpExecutionContext, task: ChunkTask, database: Data
 def close_accrual(
     context: dg.OpExecutionContext, totals: list[ChunkTotals], database: DatabaseResource
 ) -> dg.Output[str]:
-    """Close the execution: SUCCESS, or PARTIAL when some accounts failed; totals per currency."""
+    """Close the execution: SUCCESS, or PARTIAL when some accounts failed; totals per currency.
+
+    Then the reconciliation checks of what it wrote are logged as asset check evaluations
+    (checks.dagster_checks), and its figures per currency attached as a table.
+    """
     row = finish_batch(database, context.run_id)
     context.log.info(
         f"{row.business_date} {row.status}: {row.accounts_processed} accounts, "
         f"{row.accounts_failed} failed, totals {dict(row.totals_by_currency)}"
     )
-    return dg.Output(row.status, metadata=execution_metadata(row))
+    tables, _ = accrual_close(context, database, row.id, row.business_date)
+    return dg.Output(row.status, metadata={**execution_metadata(row), **tables})

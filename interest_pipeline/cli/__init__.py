@@ -8,9 +8,11 @@ import click
 from interest_pipeline.cli.api import api
 from interest_pipeline.cli.data import generate, load
 from interest_pipeline.cli.db import db
+from interest_pipeline.cli.explain import explain
 from interest_pipeline.cli.jobs import register_job_commands
 from interest_pipeline.cli.posting import register_posting_commands
 from interest_pipeline.cli.quickstart import quickstart
+from interest_pipeline.cli.report import report
 from interest_pipeline.cli.summary import summary
 from interest_pipeline.cli.ui import ui
 
@@ -41,3 +43,5 @@ register_job_commands(main)
 register_posting_commands(main)
 main.add_command(quickstart)
 main.add_command(api)
+main.add_command(report)
+main.add_command(explain)

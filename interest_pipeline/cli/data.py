@@ -12,6 +12,7 @@ from interest_pipeline.data.errors import DataError, InvalidArguments
 from interest_pipeline.data.generate import INPUT_TABLES, LEDGER_TABLE, REPLACED_OUTPUTS, generate_book
 from interest_pipeline.data.load import KINDS, TABLES, load_file
 from interest_pipeline.db.engine import raw_connection
+from interest_pipeline.progress import CountProgress, track
 
 
 @contextmanager
@@ -79,8 +80,13 @@ def generate(
     transaction. The product catalogue is fixed; accounts and balances are drawn from SEED.
     """
     first_day: date = start.date()
-    progress = click.progressbar(length=2 * account_count, label="generating", file=sys.stderr)
-    with refused_as_click_errors(), raw_connection() as conn, progress as bar:
+    # on stderr: stdout carries the summary; a bar on a terminal, a line per tenth otherwise
+    with (
+        refused_as_click_errors(),
+        raw_connection() as conn,
+        track(2 * account_count, "generate", sys.stderr) as tracker,
+    ):
+        bar = CountProgress(tracker, "account rows")
         summary = generate_book(
             conn,
             accounts=account_count,
@@ -107,6 +113,12 @@ def load(kind: str, file: Path) -> None:
     a file with any error is not loaded at all, and the errors name the line and column.
     Optional columns may be left out of the header or left empty (NULL).
     """
-    with refused_as_click_errors(), raw_connection() as conn:
-        count = load_file(conn, kind, file)
+    with file.open("rb") as lines:
+        estimate = max(sum(1 for _ in lines) - 1, 1)  # records, less the header (the bar's total)
+    with (
+        refused_as_click_errors(),
+        raw_connection() as conn,
+        track(estimate, f"load {kind}", sys.stderr) as tracker,
+    ):
+        count = load_file(conn, kind, file, progress=CountProgress(tracker, "rows").update)
     click.echo(f"loaded {count:,} row{'' if count == 1 else 's'} into {TABLES[kind].table} from {file}")

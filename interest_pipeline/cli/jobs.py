@@ -2,6 +2,7 @@
 on the configured instance."""
 
 import logging
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -11,6 +12,7 @@ import dagster as dg
 from interest_pipeline.batch.executions import read_execution
 from interest_pipeline.db.engine import raw_connection
 from interest_pipeline.launch import LaunchedRun, business_dates, launch_partition_runs
+from interest_pipeline.progress import Tracker, track
 
 
 def _dates(day: date | None, start: date | None, end: date | None) -> list[date]:
@@ -27,17 +29,33 @@ def _dates(day: date | None, start: date | None, end: date | None) -> list[date]
 
 def _summary(outcome: LaunchedRun, verb: str = "accrued") -> str:
     """One line per run: its status and the execution's counts and per-currency totals."""
+    return _summary_and_counts(outcome, verb)[0]
+
+
+def _summary_and_counts(outcome: LaunchedRun, verb: str = "accrued") -> tuple[str, int, int]:
+    """The run's summary line, with its execution's accounts processed and chunks (for progress)."""
     with raw_connection() as conn:
         row = read_execution(conn, outcome.run_id)
     head = f"{outcome.partition_key} {row.job_type if row else 'run'} {outcome.run_id} {outcome.status}"
     if row is None:
-        return f"{head}: no execution recorded"
+        return f"{head}: no execution recorded", 0, 0
     totals = ", ".join(f"{c} {a}" for c, a in sorted(row.totals_by_currency.items())) or "none"
-    return (
+    line = (
         f"{head}: execution {row.status}, {row.accounts_processed} accounts "
         f"({row.accounts_succeeded} {verb}, {row.accounts_skipped} skipped, {row.accounts_failed} failed), "
         f"totals {totals}"
     )
+    return line, row.accounts_processed, row.total_chunks
+
+
+def progress_reporter(tracker: Tracker, verb: str) -> Callable[[LaunchedRun], None]:
+    """An on_finished callback: the run's summary line and the command's progress (dates done of dates)."""
+
+    def report(outcome: LaunchedRun) -> None:
+        line, accounts, chunks = _summary_and_counts(outcome, verb)
+        tracker.done(line, accounts=accounts, chunks=chunks)
+
+    return report
 
 
 def _plan_config(
@@ -89,12 +107,13 @@ def accrue(
     run_config: dict[str, Any] = {"loggers": _console_logger()}
     if config:
         run_config["ops"] = {"plan_accrual": {"config": config}}
-    launched = launch_partition_runs(
-        dg.reconstructable(reconstructable_accrual_job),
-        [d.isoformat() for d in dates],
-        run_config=run_config,
-        on_finished=lambda outcome: click.echo(_summary(outcome)),
-    )
+    with track(len(dates), "accrue") as tracker:
+        launched = launch_partition_runs(
+            dg.reconstructable(reconstructable_accrual_job),
+            [d.isoformat() for d in dates],
+            run_config=run_config,
+            on_finished=progress_reporter(tracker, "accrued"),
+        )
     failed = [o for o in launched if not o.success]
     if failed:
         first = failed[0]

@@ -1,13 +1,14 @@
 """`post` and `run`: real Dagster runs of the posting job (and, for `run`, the accrual before it)."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import click
 import dagster as dg
 
-from interest_pipeline.cli.jobs import _console_logger, _dates, _summary
+from interest_pipeline.cli.jobs import _console_logger, _dates, _summary_and_counts, progress_reporter
 from interest_pipeline.launch import LaunchedRun, launch_partition_runs
+from interest_pipeline.progress import track
 
 DATE = click.DateTime(["%Y-%m-%d"])
 
@@ -40,18 +41,47 @@ def _fail_on(launched: list[LaunchedRun], planned: int) -> None:
 @click.option("--to", "end", type=DATE, help="Last business date of a range.")
 @click.option("--account-id", "account_ids", type=int, multiple=True, help="Only this account (repeatable).")
 @click.option("--batch-size", type=int, default=None, help="Accounts per chunk (default: the job's config).")
-def post(day: Any, start: Any, end: Any, account_ids: tuple[int, ...], batch_size: int | None) -> None:
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Say what posting P would do (due, blocked with reasons, gross/tax/net, journals) by the "
+    "posting's own SQL in a transaction that is rolled back: nothing is written, no key is taken.",
+)
+def post(
+    day: Any, start: Any, end: Any, account_ids: tuple[int, ...], batch_size: int | None, dry_run: bool
+) -> None:
     """Post (capitalize) the interest due on P, or on every date from --from to --to in order."""
     from interest_pipeline.posting.job import reconstructable_posting_job
 
     dates = _dates(day and day.date(), start and start.date(), end and end.date())
-    launched = launch_partition_runs(
-        dg.reconstructable(reconstructable_posting_job),
-        [d.isoformat() for d in dates],
-        run_config=_run_config("plan_posting", account_ids, batch_size),
-        on_finished=lambda outcome: click.echo(_summary(outcome, "posted")),
-    )
+    if dry_run:
+        if day is None:
+            raise click.UsageError("--dry-run goes with --date P (a later date depends on the earlier ones)")
+        _dry_run(dates[0], account_ids, batch_size)
+        return
+    with track(len(dates), "post") as tracker:
+        launched = launch_partition_runs(
+            dg.reconstructable(reconstructable_posting_job),
+            [d.isoformat() for d in dates],
+            run_config=_run_config("plan_posting", account_ids, batch_size),
+            on_finished=progress_reporter(tracker, "posted"),
+        )
     _fail_on(launched, len(dates))
+
+
+def _dry_run(day: date, account_ids: tuple[int, ...], batch_size: int | None) -> None:
+    from interest_pipeline.batch.config import BatchConfigError, BatchRunConfig
+    from interest_pipeline.db.engine import raw_connection
+    from interest_pipeline.posting.dry_run import dry_run_posting, render_dry_run
+    from interest_pipeline.resources.ledger import PostgresLedgerResource
+
+    config = BatchRunConfig(account_ids=list(account_ids) or None, batch_size=batch_size)
+    try:
+        with raw_connection() as conn:
+            prediction = dry_run_posting(conn, day, PostgresLedgerResource(), config)
+    except BatchConfigError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(render_dry_run(prediction))
 
 
 @click.command()
@@ -67,15 +97,23 @@ def run(start: Any, end: Any, batch_size: int | None) -> None:
 
     _dates(None, start.date(), end.date())  # validates the range
     verbs = {"daily_interest_accrual": "accrued", "interest_posting": "posted"}
-    try:
-        run_pipeline(
-            start.date(),
-            end.date(),
-            run_config=lambda op: _run_config(op, (), batch_size),
-            on_finished=lambda outcome, job: click.echo(_summary(outcome, verbs[job])),
-        )
-    except PipelineRunFailed as failed:
-        raise click.ClickException(str(failed)) from failed
+    dates = _dates(None, start.date(), end.date())
+    with track(len(dates), "run") as tracker:
+
+        def finished(outcome: LaunchedRun, job: str) -> None:
+            # a date is done when its posting run is
+            line, accounts, chunks = _summary_and_counts(outcome, verbs[job])
+            tracker.done(line, accounts=accounts, chunks=chunks, advance=int(job == "interest_posting"))
+
+        try:
+            run_pipeline(
+                start.date(),
+                end.date(),
+                run_config=lambda op: _run_config(op, (), batch_size),
+                on_finished=finished,
+            )
+        except PipelineRunFailed as failed:
+            raise click.ClickException(str(failed)) from failed
 
 
 @click.command()

@@ -473,10 +473,16 @@ def _database_issue(exc: psycopg.Error, rows: list[Row]) -> Issue:
     return Issue(line, None, f"rejected by the database: {diag.message_primary}{detail}")
 
 
-def load_file(conn: psycopg.Connection, kind: str, path: str | Path) -> int:
+PROGRESS_ROWS = 10_000
+
+
+def load_file(
+    conn: psycopg.Connection, kind: str, path: str | Path, progress: Callable[[int], None] | None = None
+) -> int:
     """Validate `path` fully, then COPY it into `kind`'s table in one transaction; the row count.
 
-    Raises LoadError and writes nothing if any row is wrong.
+    Raises LoadError and writes nothing if any row is wrong. `progress` is told of the rows
+    written, every PROGRESS_ROWS of them and at the end.
     """
     spec = TABLES[kind]
     path = Path(path)
@@ -500,8 +506,10 @@ def load_file(conn: psycopg.Connection, kind: str, path: str | Path) -> int:
                 sql.Identifier(spec.table), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
             )
             with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-                for row in rows:
+                for n, row in enumerate(rows, 1):
                     copy.write_row([row.values[c] for c in columns])
+                    if progress and (n % PROGRESS_ROWS == 0 or n == len(rows)):
+                        progress(PROGRESS_ROWS if n % PROGRESS_ROWS == 0 else n % PROGRESS_ROWS)
     except (pg_errors.IntegrityError, pg_errors.DataError) as exc:
         raise LoadError(source, [_database_issue(exc, rows)]) from exc
     return len(rows)

@@ -11,6 +11,7 @@ from interest_pipeline.batch.orchestration import business_date, execution_metad
 from interest_pipeline.batch.trigger import trigger_from_tags
 from interest_pipeline.posting import sql
 from interest_pipeline.posting.lifecycle import post_task, start_posting
+from interest_pipeline.reporting.run_tables import posting_close
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.resources.ledger import LedgerResource
 
@@ -99,4 +100,7 @@ def close_posting(
         "late_postings_made": dg.MetadataValue.int(sum(t.late_posted for t in totals)),
         "late_postings_blocked": dg.MetadataValue.int(sum(t.late_blocked for t in totals)),
     }
-    return dg.Output(row.status, metadata=metadata)
+    # The reconciliation checks (logged as asset check evaluations), the per-currency table and,
+    # on a month end, the month report.
+    tables, _ = posting_close(context, database, row.id, row.business_date)
+    return dg.Output(row.status, metadata={**metadata, **tables})

@@ -1,0 +1,1 @@
+"""Reconciliation of accruals, postings and the ledger: set-based SQL (sql) and its Dagster checks."""

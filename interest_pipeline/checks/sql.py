@@ -1,0 +1,425 @@
+"""Reconciliation checks of the books as set-based SQL: the data-access side of the Dagster checks.
+
+Each check reads what the jobs wrote for one execution (and the dates it touched) and returns its
+figures, the rows that break it (at most MAX_OFFENDING of them) and how many there are in all.
+One statement per figure set and one per offender list, whatever the number of accounts: a check
+after a 1M-account run costs a few scans, not a loop. They never write.
+
+Amounts are Decimals read from NUMERIC and rendered as exact strings; nothing here is a float.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+
+from interest_pipeline.posting.sql import ALREADY_POSTED, NOTHING_TO_POST, due_on
+
+MAX_OFFENDING = 20
+
+# Check names: stable, they are the Dagster check names and what reports and tests match on.
+JOURNALS_BALANCE = "journals_balance"
+JOURNALS_EQUAL_POSTINGS = "journals_equal_postings_gross"
+CAPITALIZED_ACCRUALS_MATCH = "capitalized_accruals_match_postings"
+GROSS_IS_NET_PLUS_TAX = "gross_is_net_plus_tax"
+DUE_ACCOUNTS_HAVE_OUTCOME = "due_accounts_have_outcome"
+ACCRUAL_OUTCOMES = "eligible_accounts_have_one_outcome"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's verdict: passed exactly when no row offends."""
+
+    name: str
+    description: str
+    figures: dict[str, Any]
+    columns: tuple[str, ...]
+    offending: list[tuple[Any, ...]] = field(default_factory=list)
+    offending_count: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return self.offending_count == 0
+
+
+def text(value: object) -> object:
+    """Decimals as their exact strings (NUMERIC's own digits); everything else as it is."""
+    return f"{value:f}" if isinstance(value, Decimal) else value
+
+
+def _offenders(
+    conn: psycopg.Connection, bad_sql: str, params: dict[str, Any]
+) -> tuple[tuple[str, ...], list[tuple[Any, ...]], int]:
+    """The first MAX_OFFENDING rows of `bad_sql` (ordered by its first columns) and their total count."""
+    cur = conn.execute(
+        f"SELECT bad.*, count(*) OVER () AS total FROM ({bad_sql}) bad ORDER BY 1, 2 LIMIT {MAX_OFFENDING}",
+        params,
+    )
+    columns = tuple(d.name for d in (cur.description or [])[:-1])
+    rows = cur.fetchall()
+    count = int(rows[0][-1]) if rows else 0
+    return columns, [tuple(text(v) for v in row[:-1]) for row in rows], count
+
+
+OUTCOMES_TABLE = "check_outcomes"
+
+
+def _materialized(conn: psycopg.Connection, outcomes_sql: str, params: dict[str, Any]) -> str:
+    """The per-account outcomes computed ONCE into a temp table that figures and offenders both read
+    (call inside a transaction; the caller drops it). Returns the table's name."""
+    conn.execute(f"DROP TABLE IF EXISTS {OUTCOMES_TABLE}")
+    conn.execute(f"CREATE TEMP TABLE {OUTCOMES_TABLE} AS {outcomes_sql}", params)
+    return OUTCOMES_TABLE
+
+
+def _per_currency(rows: Sequence[tuple[Any, ...]], names: Sequence[str]) -> dict[str, dict[str, object]]:
+    """{currency: {name: value}} from rows (currency, value, ...), currencies in order."""
+    return {str(row[0]).strip(): {n: text(v) for n, v in zip(names, row[1:], strict=True)} for row in rows}
+
+
+def _check(
+    conn: psycopg.Connection,
+    name: str,
+    description: str,
+    figures: dict[str, Any],
+    bad_sql: str,
+    params: dict[str, Any],
+) -> CheckResult:
+    columns, rows, count = _offenders(conn, bad_sql, params)
+    return CheckResult(name, description, figures, columns, rows, count)
+
+
+# --- Ledger ------------------------------------------------------------------------------------
+
+UNBALANCED_JOURNALS_SQL = """
+SELECT journal_key, value_date, string_agg(DISTINCT currency, ',') AS currencies,
+       sum(debit) AS debit, sum(credit) AS credit
+  FROM ledger_entries
+ WHERE value_date = ANY (%(dates)s::date[])
+ GROUP BY journal_key, value_date
+HAVING sum(debit) <> sum(credit) OR count(DISTINCT currency) > 1
+"""
+
+
+def journals_balance(conn: psycopg.Connection, dates: Sequence[date]) -> CheckResult:
+    """Every journal valued on the dates balances (debits = credits, in one currency)."""
+    params = {"dates": list(dates)}
+    rows = conn.execute(
+        "SELECT currency, count(DISTINCT journal_key), count(*), sum(debit), sum(credit)"
+        "  FROM ledger_entries WHERE value_date = ANY (%(dates)s::date[]) GROUP BY currency ORDER BY 1",
+        params,
+    ).fetchall()
+    figures = {
+        "dates": [d.isoformat() for d in sorted(dates)],
+        "journals": sum(int(r[1]) for r in rows),
+        "lines": sum(int(r[2]) for r in rows),
+        "by_currency": _per_currency(rows, ("journals", "lines", "debit", "credit")),
+    }
+    return _check(
+        conn,
+        JOURNALS_BALANCE,
+        "Every journal of the date balances: its debits equal its credits, all in one currency.",
+        figures,
+        UNBALANCED_JOURNALS_SQL,
+        params,
+    )
+
+
+# Per posting key: the journal's debit (line 1, interest expense) against the posting's gross.
+# A posting with gross 0 has no journal; a journal without a posting of the dates is an offender.
+JOURNAL_VS_POSTING_SQL = """
+WITH journals AS (
+    SELECT journal_key, min(currency) AS currency, sum(debit) AS debit
+      FROM ledger_entries WHERE value_date = ANY (%(dates)s::date[]) GROUP BY journal_key
+),
+postings AS (
+    SELECT idempotency_key, currency, gross
+      FROM interest_postings WHERE posting_date = ANY (%(dates)s::date[]) AND gross > 0
+)
+SELECT coalesce(j.journal_key, p.idempotency_key) AS journal_key,
+       coalesce(j.currency, p.currency) AS currency, j.debit AS journal_debit, p.gross AS posting_gross
+  FROM journals j
+  FULL JOIN postings p ON p.idempotency_key = j.journal_key
+ WHERE j.debit IS DISTINCT FROM p.gross OR j.currency IS DISTINCT FROM p.currency
+"""
+
+
+def journals_equal_postings(conn: psycopg.Connection, dates: Sequence[date]) -> CheckResult:
+    """Journals per currency equal the postings' gross, journal by journal."""
+    params = {"dates": list(dates)}
+    rows = conn.execute(
+        """
+        SELECT coalesce(j.currency, p.currency), j.debit, p.gross
+          FROM (SELECT currency, sum(debit) AS debit FROM ledger_entries
+                 WHERE value_date = ANY (%(dates)s::date[]) GROUP BY currency) j
+          FULL JOIN (SELECT currency, sum(gross) AS gross FROM interest_postings
+                      WHERE posting_date = ANY (%(dates)s::date[]) GROUP BY currency) p
+            ON p.currency = j.currency
+         ORDER BY 1
+        """,
+        params,
+    ).fetchall()
+    figures = {
+        "dates": [d.isoformat() for d in sorted(dates)],
+        "by_currency": _per_currency(
+            [(c, d if d is not None else Decimal(0), g if g is not None else Decimal(0)) for c, d, g in rows],
+            ("journal_debit", "posting_gross"),
+        ),
+    }
+    return _check(
+        conn,
+        JOURNALS_EQUAL_POSTINGS,
+        "The journals of the date equal the postings' gross, per posting and so per currency.",
+        figures,
+        JOURNAL_VS_POSTING_SQL,
+        params,
+    )
+
+
+# --- Postings ----------------------------------------------------------------------------------
+
+# What each posting recorded against the accrual rows it capitalized (by posting_id), and its
+# carry_in against the carry_out of the account's posting before it.
+CAPITALIZED_SQL = """
+WITH posted AS (
+    SELECT ip.id, ip.account_id, ip.idempotency_key, ip.posting_date, ip.accrued, ip.accrual_count,
+           ip.carry_in, ip.carry_out, ip.gross
+      FROM interest_postings ip WHERE ip.posting_date = ANY (%(dates)s::date[])
+),
+capitalized AS (
+    SELECT ia.posting_id, sum(ia.amount) AS amount, count(*) AS n
+      FROM interest_accruals ia
+     WHERE ia.posting_id IN (SELECT id FROM posted)
+     GROUP BY ia.posting_id
+)
+SELECT p.account_id, p.idempotency_key, p.accrued AS recorded_accrued,
+       coalesce(c.amount, 0) AS capitalized_amount, p.accrual_count AS recorded_count,
+       coalesce(c.n, 0) AS capitalized_count, p.carry_in, coalesce(prev.carry_out, 0) AS previous_carry_out,
+       p.carry_out, p.gross
+  FROM posted p
+  LEFT JOIN capitalized c ON c.posting_id = p.id
+  LEFT JOIN LATERAL (
+        SELECT b.carry_out FROM interest_postings b
+         WHERE b.account_id = p.account_id AND b.posting_date < p.posting_date
+         ORDER BY b.posting_date DESC, b.id DESC LIMIT 1) prev ON true
+ WHERE coalesce(c.amount, 0) <> p.accrued OR coalesce(c.n, 0) <> p.accrual_count
+    OR p.carry_in <> coalesce(prev.carry_out, 0)
+    OR p.gross <> p.accrued + p.carry_in - p.carry_out
+"""
+
+
+def capitalized_accruals_match(conn: psycopg.Connection, dates: Sequence[date]) -> CheckResult:
+    """The accruals each posting capitalized sum to what it recorded, and its carry follows on."""
+    params = {"dates": list(dates)}
+    rows = conn.execute(
+        "SELECT currency, count(*), sum(accrued), sum(carry_in), sum(carry_out), sum(accrual_count)"
+        "  FROM interest_postings WHERE posting_date = ANY (%(dates)s::date[]) GROUP BY currency ORDER BY 1",
+        params,
+    ).fetchall()
+    figures = {
+        "dates": [d.isoformat() for d in sorted(dates)],
+        "postings": sum(int(r[1]) for r in rows),
+        "accruals_capitalized": sum(int(r[5]) for r in rows),
+        "by_currency": _per_currency(rows, ("postings", "accrued", "carry_in", "carry_out", "accruals")),
+    }
+    return _check(
+        conn,
+        CAPITALIZED_ACCRUALS_MATCH,
+        "The accruals each posting capitalized sum to its recorded accrued and count; "
+        "carry_in is the previous posting's carry_out and gross = accrued + carry_in - carry_out.",
+        figures,
+        CAPITALIZED_SQL,
+        params,
+    )
+
+
+GROSS_SQL = """
+SELECT account_id, idempotency_key, gross, net, tax
+  FROM interest_postings
+ WHERE posting_date = ANY (%(dates)s::date[]) AND gross <> net + tax
+"""
+
+
+def gross_is_net_plus_tax(conn: psycopg.Connection, dates: Sequence[date]) -> CheckResult:
+    params = {"dates": list(dates)}
+    rows = conn.execute(
+        "SELECT currency, count(*), sum(gross), sum(tax), sum(net)"
+        "  FROM interest_postings WHERE posting_date = ANY (%(dates)s::date[]) GROUP BY currency ORDER BY 1",
+        params,
+    ).fetchall()
+    figures = {
+        "dates": [d.isoformat() for d in sorted(dates)],
+        "postings": sum(int(r[1]) for r in rows),
+        "by_currency": _per_currency(rows, ("postings", "gross", "tax", "net")),
+    }
+    return _check(
+        conn, GROSS_IS_NET_PLUS_TAX, "gross = net + tax for every posting.", figures, GROSS_SQL, params
+    )
+
+
+# The accounts due on the execution's date in its scope, each with what the execution decided.
+DUE_OUTCOMES_SQL = f"""
+WITH e AS MATERIALIZED (SELECT * FROM interest_batch_execution WHERE id = %(execution_id)s),
+due AS (
+    SELECT a.id AS account_id, 'INT-CAP-' || a.id::text || to_char(e.business_date, '-YYYY-MM') AS key,
+           e.business_date, e.id AS execution_id
+      FROM e
+      JOIN accounts a ON true
+      JOIN interest_products p ON p.code = a.product_code
+     WHERE p.account_type = ANY (e.account_types)
+       AND (e.account_ids IS NULL OR a.id = ANY (e.account_ids))
+       AND {due_on("e.business_date")}
+)
+SELECT d.account_id, r.status, r.reason, ip.id IS NOT NULL AS posted,
+       CASE WHEN ip.id IS NOT NULL AND (r.status IS NULL OR r.status IN ('SUCCESS', 'SKIPPED')) THEN 'posted'
+            WHEN r.status = 'FAILED' AND r.reason IS NOT NULL THEN 'blocked'
+            WHEN r.status = 'SKIPPED' AND r.reason = '{NOTHING_TO_POST}' THEN 'nothing_to_post'
+            ELSE 'unaccounted' END AS outcome
+  FROM due d
+  LEFT JOIN interest_batch_account_result r
+         ON r.execution_id = d.execution_id AND r.account_id = d.account_id
+        AND r.business_date = d.business_date
+  LEFT JOIN (SELECT id, idempotency_key FROM interest_postings
+              WHERE posting_date = (SELECT business_date FROM e)) ip ON ip.idempotency_key = d.key
+"""
+
+
+def due_accounts_have_outcome(conn: psycopg.Connection, execution_id: str) -> CheckResult:
+    """Every account due on the posting execution's date was posted, blocked with a reason, or had
+    nothing to post (a posting already made under the key counts as posted)."""
+    params = {"execution_id": execution_id}
+    with conn.transaction():
+        table = _materialized(conn, DUE_OUTCOMES_SQL, params)
+        counts: dict[str, int] = {
+            str(outcome): int(n)
+            for outcome, n in conn.execute(
+                f"SELECT outcome, count(*) FROM {table} GROUP BY outcome"
+            ).fetchall()
+        }
+        figures = {
+            "execution_id": execution_id,
+            "due_accounts": sum(counts.values()),
+            **{k: counts.get(k, 0) for k in ("posted", "blocked", "nothing_to_post", "unaccounted")},
+        }
+        bad = (
+            f"SELECT account_id, status, reason, posted FROM {table}"
+            f" WHERE outcome = 'unaccounted' OR (status = 'SUCCESS' AND NOT posted)"
+            f" OR (status = 'SKIPPED' AND reason = '{ALREADY_POSTED}' AND NOT posted)"
+        )
+        result = _check(
+            conn,
+            DUE_ACCOUNTS_HAVE_OUTCOME,
+            "Every account due on the date was posted, blocked with a reason, or had nothing to post.",
+            figures,
+            bad,
+            {},
+        )
+        conn.execute(f"DROP TABLE {table}")
+    return result
+
+
+# --- Accruals ----------------------------------------------------------------------------------
+
+# The accounts the accrual execution had to decide on (in its scope, open on D, not ended, with a
+# balance snapshot), each with its results of D in that execution and its accrual row of D.
+ACCRUAL_OUTCOMES_SQL = """
+WITH e AS MATERIALIZED (SELECT * FROM interest_batch_execution WHERE id = %(execution_id)s),
+-- the execution's results of D by its primary key's prefix, and D's accrual rows by their index:
+-- each read once and hash-joined, not probed per account
+results AS MATERIALIZED (
+    SELECT x.account_id, x.status, x.reason FROM interest_batch_account_result x
+     WHERE x.execution_id = (SELECT id FROM e) AND x.business_date = (SELECT business_date FROM e)
+),
+accrued AS MATERIALIZED (
+    SELECT ia.account_id, ia.amount FROM interest_accruals ia
+     WHERE ia.accrual_date = (SELECT business_date FROM e)
+),
+in_scope AS (
+    SELECT a.id AS account_id, e.business_date AS d
+      FROM e
+      JOIN accounts a ON true
+      JOIN interest_products p ON p.code = a.product_code
+     WHERE p.account_type = ANY (e.account_types)
+       AND (e.account_ids IS NULL OR a.id = ANY (e.account_ids))
+       AND (e.include_dormant OR a.status <> 'DORMANT')
+       AND a.opened_on <= e.business_date
+       AND (a.closed_on IS NULL OR a.closed_on > e.business_date)
+       AND (a.maturity_date IS NULL OR a.maturity_date > e.business_date)
+)
+SELECT s.account_id, (r.account_id IS NOT NULL)::int AS results, r.status, r.reason,
+       ia.amount AS accrued_amount
+  FROM in_scope s
+  LEFT JOIN results r ON r.account_id = s.account_id
+  LEFT JOIN accrued ia ON ia.account_id = s.account_id
+ -- an account without a balance snapshot on D is not eligible (and gets no result): probed only
+ -- for the few accounts without a result
+ WHERE r.account_id IS NOT NULL
+    OR EXISTS (SELECT 1 FROM account_balances b WHERE b.account_id = s.account_id AND b.balance_date <= s.d)
+"""
+
+
+def accrual_outcomes(conn: psycopg.Connection, execution_id: str) -> CheckResult:
+    """Every eligible account has exactly one outcome for D: accrued (with its row), skipped with a
+    reason, or failed."""
+    params = {"execution_id": execution_id}
+    with conn.transaction():
+        table = _materialized(conn, ACCRUAL_OUTCOMES_SQL, params)
+        row = conn.execute(
+            f"""
+            SELECT count(*),
+                   count(*) FILTER (WHERE results = 1 AND status = 'SUCCESS'),
+                   count(*) FILTER (WHERE results = 1 AND status = 'SKIPPED'),
+                   count(*) FILTER (WHERE results = 1 AND status = 'FAILED'),
+                   coalesce(sum(accrued_amount) FILTER (WHERE results = 1 AND status = 'SUCCESS'), 0)
+              FROM {table}
+            """
+        ).fetchone()
+        assert row is not None
+        figures = {
+            "execution_id": execution_id,
+            "eligible_accounts": int(row[0]),
+            "accrued": int(row[1]),
+            "skipped": int(row[2]),
+            "failed": int(row[3]),
+            "amount_accrued": text(row[4]),
+        }
+        result = _check(
+            conn,
+            ACCRUAL_OUTCOMES,
+            "Every eligible account has exactly one outcome for D: accrued, skipped with a reason or failed.",
+            figures,
+            f"SELECT account_id, results, status, reason, accrued_amount FROM {table}"
+            " WHERE results <> 1 OR (status = 'SUCCESS' AND accrued_amount IS NULL)",
+            {},
+        )
+        conn.execute(f"DROP TABLE {table}")
+    return result
+
+
+def posting_dates(conn: psycopg.Connection, execution_id: str) -> list[date]:
+    """The dates a posting execution touched: its own business date and those of the late postings it made."""
+    rows = conn.execute(
+        "SELECT business_date FROM interest_batch_execution WHERE id = %(id)s"
+        " UNION SELECT posting_date FROM interest_postings WHERE execution_id = %(id)s ORDER BY 1",
+        {"id": execution_id},
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def posting_checks(conn: psycopg.Connection, execution_id: str) -> list[CheckResult]:
+    """The posting execution's checks, on the dates it touched."""
+    dates = posting_dates(conn, execution_id)
+    return [
+        journals_balance(conn, dates),
+        journals_equal_postings(conn, dates),
+        capitalized_accruals_match(conn, dates),
+        gross_is_net_plus_tax(conn, dates),
+        due_accounts_have_outcome(conn, execution_id),
+    ]
+
+
+def accrual_checks(conn: psycopg.Connection, execution_id: str) -> list[CheckResult]:
+    return [accrual_outcomes(conn, execution_id)]

@@ -1,0 +1,1 @@
+"""Reports for people: the month report (pandas), its plot (matplotlib), explain, a run's tables."""

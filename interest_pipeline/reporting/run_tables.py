@@ -1,0 +1,67 @@
+"""A run's figures as Dagster metadata tables (per currency, exact decimal strings), and its checks.
+
+What the close ops attach: one table row per currency instead of loose `total_USD`-style keys,
+the reconciliation checks' evaluations, and on a month end the month report itself.
+"""
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import dagster as dg
+
+from interest_pipeline.checks.dagster_checks import report_checks
+from interest_pipeline.checks.sql import CheckResult, accrual_checks, posting_checks
+from interest_pipeline.domain import is_month_end
+from interest_pipeline.reporting import sql
+from interest_pipeline.reporting.month import month_bounds, month_report, render_table
+from interest_pipeline.resources.database import DatabaseResource
+
+
+def _cell(value: object) -> str | int:
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    return int(value) if isinstance(value, int) else str(value)
+
+
+def metadata_table(columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> dg.MetadataValue:
+    """Counts as int columns, amounts and names as text (exact: a table's float column would round)."""
+    typed = [
+        dg.TableColumn(c, "int" if all(isinstance(r[i], int) for r in rows) and rows else "string")
+        for i, c in enumerate(columns)
+    ]
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord({c: _cell(v) for c, v in zip(columns, row, strict=True)}) for row in rows],
+        schema=dg.TableSchema(columns=typed),
+    )
+
+
+def accrual_close(
+    context: dg.OpExecutionContext, database: DatabaseResource, execution_id: str, business_date: date
+) -> tuple[dict[str, dg.MetadataValue], list[CheckResult]]:
+    """The accrual run's per-currency table, its checks (logged on the run) and their results."""
+    with database.connect() as conn:
+        rows = sql.accrual_run(conn, execution_id)
+        checks = accrual_checks(conn, execution_id)
+    report_checks(context, checks, business_date.isoformat())
+    return {
+        "by_currency": metadata_table(sql.ACCRUAL_RUN_COLUMNS, rows),
+        "checks_failed": dg.MetadataValue.int(sum(not c.passed for c in checks)),
+    }, checks
+
+
+def posting_close(
+    context: dg.OpExecutionContext, database: DatabaseResource, execution_id: str, business_date: date
+) -> tuple[dict[str, dg.MetadataValue], list[CheckResult]]:
+    """The posting run's per-currency table, its checks, and at a month end the month report."""
+    metadata: dict[str, dg.MetadataValue] = {}
+    with database.connect() as conn:
+        metadata["by_currency"] = metadata_table(sql.POSTING_RUN_COLUMNS, sql.posting_run(conn, execution_id))
+        checks = posting_checks(conn, execution_id)
+        if is_month_end(business_date):
+            first, last = month_bounds(f"{business_date:%Y-%m}")
+            metadata["month_report"] = dg.MetadataValue.md(render_table(month_report(conn, first, last)))
+    report_checks(context, checks, business_date.isoformat())
+    metadata["checks_failed"] = dg.MetadataValue.int(sum(not c.passed for c in checks))
+    return metadata, checks

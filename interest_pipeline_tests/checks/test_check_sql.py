@@ -1,0 +1,218 @@
+"""Each reconciliation check passes on a correct book and fails, with the offending rows, on a book
+corrupted in exactly its way. Corruptions happen inside a transaction the test rolls back, past the
+guards (triggers, constraints) that would otherwise stop them."""
+
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from interest_pipeline.checks import sql as checks
+from interest_pipeline_tests.checks.books import ACCOUNTS, JAN_31, ZERO_BALANCE, PostedBook, posted_january
+from interest_pipeline_tests.posting.support import Book, accrue_days, days, post_day, product
+
+
+@pytest.fixture
+def book(conn: psycopg.Connection) -> PostedBook:
+    return posted_january(conn)
+
+
+@pytest.fixture
+def corrupting(conn: psycopg.Connection, book: PostedBook) -> Iterator[psycopg.Connection]:
+    """The connection, once the book is made, inside a transaction rolled back at the test's end."""
+    with conn.transaction(force_rollback=True):
+        yield conn
+
+
+def by_name(results: list[checks.CheckResult]) -> dict[str, checks.CheckResult]:
+    return {r.name: r for r in results}
+
+
+class TestCorrectBook:
+    def test_every_posting_check_passes_with_the_books_figures(
+        self, conn: psycopg.Connection, book: PostedBook
+    ) -> None:
+        results = by_name(checks.posting_checks(conn, book.posting_execution))
+        assert {name: r.passed for name, r in results.items()} == {
+            checks.JOURNALS_BALANCE: True,
+            checks.JOURNALS_EQUAL_POSTINGS: True,
+            checks.CAPITALIZED_ACCRUALS_MATCH: True,
+            checks.GROSS_IS_NET_PLUS_TAX: True,
+            checks.DUE_ACCOUNTS_HAVE_OUTCOME: True,
+        }
+        assert all(r.offending == [] and r.offending_count == 0 for r in results.values())
+        stored = {
+            c.strip(): {"postings": n, "gross": f"{g:f}", "tax": f"{t:f}", "net": f"{x:f}"}
+            for c, n, g, t, x in conn.execute(
+                "SELECT currency, count(*), sum(gross), sum(tax), sum(net) FROM interest_postings GROUP BY 1"
+            )
+        }
+        assert results[checks.GROSS_IS_NET_PLUS_TAX].figures["by_currency"] == stored
+        assert results[checks.GROSS_IS_NET_PLUS_TAX].figures["postings"] == ACCOUNTS
+        assert results[checks.JOURNALS_BALANCE].figures["journals"] == ACCOUNTS
+        # expense and deposit lines, and a tax line where the tax is not 0 (small JPY postings)
+        [[with_tax]] = conn.execute("SELECT count(*) FROM interest_postings WHERE tax > 0")
+        assert results[checks.JOURNALS_BALANCE].figures["lines"] == 2 * ACCOUNTS + with_tax
+        debit = {
+            c: v["journal_debit"]
+            for c, v in results[checks.JOURNALS_EQUAL_POSTINGS].figures["by_currency"].items()
+        }
+        assert debit == {c: v["gross"] for c, v in stored.items()}
+        assert results[checks.CAPITALIZED_ACCRUALS_MATCH].figures["accruals_capitalized"] == 31 * ACCOUNTS
+        assert results[checks.DUE_ACCOUNTS_HAVE_OUTCOME].figures == {
+            "execution_id": book.posting_execution,
+            "due_accounts": ACCOUNTS + 1,
+            "posted": ACCOUNTS,
+            "blocked": 0,
+            "nothing_to_post": 1,
+            "unaccounted": 0,
+        }
+
+    def test_the_accrual_check_passes_with_its_figures(
+        self, conn: psycopg.Connection, book: PostedBook
+    ) -> None:
+        [result] = checks.accrual_checks(conn, book.accrual_execution)
+        assert result.passed and result.offending == []
+        [[amount]] = conn.execute(
+            "SELECT sum(amount) FROM interest_accruals WHERE accrual_date = %s", (JAN_31,)
+        )
+        assert result.figures == {
+            "execution_id": book.accrual_execution,
+            "eligible_accounts": ACCOUNTS + 1,
+            "accrued": ACCOUNTS,
+            "skipped": 1,
+            "failed": 0,
+            "amount_accrued": f"{amount:f}",
+        }
+
+
+class TestCorruptedBook:
+    def test_an_unbalanced_journal_fails_the_ledger_checks(
+        self, corrupting: psycopg.Connection, book: PostedBook
+    ) -> None:
+        # replica mode skips the ledger's balance trigger for this transaction only
+        corrupting.execute("SET LOCAL session_replication_role = replica")
+        corrupting.execute(
+            "INSERT INTO ledger_entries (journal_key, line_no, gl_account, debit, credit, currency, value_date)"
+            " VALUES ('BAD-JOURNAL', 1, 'INTEREST_EXPENSE', 1.2300, 0, 'USD', %s)",
+            (JAN_31,),
+        )
+        results = by_name(checks.posting_checks(corrupting, book.posting_execution))
+        balance = results[checks.JOURNALS_BALANCE]
+        assert not balance.passed
+        assert balance.columns == ("journal_key", "value_date", "currencies", "debit", "credit")
+        assert balance.offending == [("BAD-JOURNAL", JAN_31, "USD", "1.2300", "0.0000")]
+        assert balance.offending_count == 1
+        equal = results[checks.JOURNALS_EQUAL_POSTINGS]
+        assert (equal.passed, equal.offending, equal.offending_count) == (
+            False,
+            [("BAD-JOURNAL", "USD", "1.2300", None)],
+            1,
+        )
+        assert [n for n, r in results.items() if not r.passed] == [
+            checks.JOURNALS_BALANCE,
+            checks.JOURNALS_EQUAL_POSTINGS,
+        ]
+
+    def test_an_accrual_changed_after_capitalization_fails_the_capitalization_check(
+        self, corrupting: psycopg.Connection, book: PostedBook
+    ) -> None:
+        [[recorded]] = corrupting.execute("SELECT accrued FROM interest_postings WHERE account_id = 5")
+        corrupting.execute(
+            "UPDATE interest_accruals SET amount = amount + 0.0000000001"
+            " WHERE account_id = 5 AND accrual_date = '2025-01-15' AND status = 'CAPITALIZED'"
+        )
+        results = by_name(checks.posting_checks(corrupting, book.posting_execution))
+        result = results[checks.CAPITALIZED_ACCRUALS_MATCH]
+        assert not result.passed and result.offending_count == 1
+        [row] = result.offending
+        named = dict(zip(result.columns, row, strict=True))
+        assert named["account_id"] == 5
+        assert named["idempotency_key"] == "INT-CAP-5-2025-01"
+        assert named["recorded_accrued"] == f"{recorded:f}"
+        assert Decimal(named["capitalized_amount"]) - Decimal(named["recorded_accrued"]) == Decimal("1E-10")
+        assert (named["recorded_count"], named["capitalized_count"]) == (31, 31)
+        assert [n for n, r in results.items() if not r.passed] == [checks.CAPITALIZED_ACCRUALS_MATCH]
+
+    def test_at_most_twenty_offending_rows_are_listed_with_their_count(
+        self, corrupting: psycopg.Connection, book: PostedBook
+    ) -> None:
+        corrupting.execute(
+            "UPDATE interest_accruals SET amount = amount + 0.0000000001 WHERE accrual_date = '2025-01-02'"
+        )
+        result = checks.capitalized_accruals_match(corrupting, [JAN_31])
+        assert result.offending_count == ACCOUNTS
+        assert [row[0] for row in result.offending] == list(range(1, 21))
+
+    def test_a_posting_whose_gross_is_not_net_plus_tax_fails(
+        self, corrupting: psycopg.Connection, book: PostedBook
+    ) -> None:
+        corrupting.execute(
+            "ALTER TABLE interest_postings DROP CONSTRAINT ck_interest_postings_gross_is_net_plus_tax"
+        )
+        corrupting.execute("UPDATE interest_postings SET net = net - 0.01 WHERE account_id = 7")
+        [[gross, net, tax]] = corrupting.execute(
+            "SELECT gross, net, tax FROM interest_postings WHERE account_id = 7"
+        )
+        result = checks.gross_is_net_plus_tax(corrupting, [JAN_31])
+        assert (result.passed, result.offending_count) == (False, 1)
+        assert result.offending == [(7, "INT-CAP-7-2025-01", f"{gross:f}", f"{net:f}", f"{tax:f}")]
+
+    def test_a_due_account_without_an_outcome_fails(
+        self, corrupting: psycopg.Connection, book: PostedBook
+    ) -> None:
+        corrupting.execute(
+            "DELETE FROM interest_batch_account_result WHERE execution_id = %s AND account_id = %s",
+            (book.posting_execution, ZERO_BALANCE),
+        )
+        result = checks.due_accounts_have_outcome(corrupting, book.posting_execution)
+        assert (result.passed, result.offending_count) == (False, 1)
+        assert result.offending == [(ZERO_BALANCE, None, None, False)]
+        assert result.figures["unaccounted"] == 1 and result.figures["nothing_to_post"] == 0
+
+    def test_an_eligible_account_without_an_accrual_outcome_fails(
+        self, corrupting: psycopg.Connection, book: PostedBook
+    ) -> None:
+        corrupting.execute(
+            "DELETE FROM interest_batch_account_result WHERE execution_id = %s AND account_id = 3",
+            (book.accrual_execution,),
+        )
+        [[amount]] = corrupting.execute(
+            "SELECT amount FROM interest_accruals WHERE account_id = 3 AND accrual_date = %s", (JAN_31,)
+        )
+        [result] = checks.accrual_checks(corrupting, book.accrual_execution)
+        assert (result.passed, result.offending_count) == (False, 1)
+        assert result.offending == [(3, 0, None, None, f"{amount:f}")]
+        assert (
+            result.figures["eligible_accounts"] == ACCOUNTS + 1 and result.figures["accrued"] == ACCOUNTS - 1
+        )
+
+    def test_an_accrued_outcome_without_its_accrual_row_fails(
+        self, corrupting: psycopg.Connection, book: PostedBook
+    ) -> None:
+        corrupting.execute("SET LOCAL session_replication_role = replica")
+        corrupting.execute(
+            "DELETE FROM interest_accruals WHERE account_id = 4 AND accrual_date = %s", (JAN_31,)
+        )
+        [result] = checks.accrual_checks(corrupting, book.accrual_execution)
+        assert result.offending_count == 1
+        assert result.offending[0][:4] == (4, 1, "SUCCESS", None)
+        assert result.offending[0][4] is None
+
+
+def test_a_blocked_due_account_is_accounted_for(conn: psycopg.Connection) -> None:
+    """Blocked with a reason is an outcome: the check passes and counts it."""
+    book = Book()
+    facts = book.add_product(product("SAV"))
+    for n in (1, 2, 3):
+        book.add_account(facts, n)
+    book.write(conn)
+    accrue_days(conn, book, days(date(2025, 1, 1), date(2025, 1, 9)))
+    accrue_days(conn, book, [date(2025, 1, 10)], fail=[2])
+    accrue_days(conn, book, days(date(2025, 1, 11), JAN_31))
+    execution = post_day(conn, JAN_31).execution
+    result = checks.due_accounts_have_outcome(conn, execution.id)
+    assert result.passed
+    assert (result.figures["posted"], result.figures["blocked"], result.figures["unaccounted"]) == (2, 1, 0)
