@@ -3,6 +3,7 @@
 import dagster as dg
 
 from interest_pipeline.accrual.definitions import accrual_definitions
+from interest_pipeline.alerts.definitions import alert_definitions
 from interest_pipeline.posting.definitions import posting_definitions
 
-defs = dg.Definitions.merge(accrual_definitions(), posting_definitions())
+defs = dg.Definitions.merge(accrual_definitions(), posting_definitions(), alert_definitions())

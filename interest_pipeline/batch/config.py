@@ -159,3 +159,33 @@ def merge_config(row: JobConfigRow, run: BatchRunConfig) -> EffectiveConfig:
         process_failed_first=failed_first,
         account_ids=account_ids,
     )
+
+
+@dataclass(frozen=True)
+class ConfigSchedule:
+    """What a config row says about when its job runs."""
+
+    id: int
+    job_type: str
+    cron_expression: str
+    enabled: bool
+
+
+def config_schedules(conn: psycopg.Connection, job_type: str) -> list[ConfigSchedule]:
+    """Every config row of the job type (enabled or not), by id: each drives its own ticks."""
+    rows = conn.execute(
+        "SELECT id, job_type, cron_expression, enabled FROM interest_batch_config WHERE job_type = %s"
+        " ORDER BY id",
+        (job_type,),
+    ).fetchall()
+    return [ConfigSchedule(*row) for row in rows]
+
+
+def missing_accounts(conn: psycopg.Connection, account_ids: Sequence[int]) -> list[int]:
+    """The ids among `account_ids` that no account has, in order: a run naming them is refused."""
+    rows = conn.execute(
+        "SELECT i FROM unnest(%s::bigint[]) AS i WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = i)"
+        " ORDER BY i",
+        (list(account_ids),),
+    ).fetchall()
+    return [int(r[0]) for r in rows]
