@@ -6,8 +6,11 @@ from typing import Any
 import click
 import dagster as dg
 
-from interest_pipeline.cli.jobs import _console_logger, _dates, _summary
+from interest_pipeline.cli.jobs import JOB_TYPE as ACCRUAL_JOB_TYPE
+from interest_pipeline.cli.jobs import _console_logger, _dates, _summary, checked
 from interest_pipeline.launch import LaunchedRun, launch_partition_runs
+
+JOB_TYPE = "interest_posting"
 
 DATE = click.DateTime(["%Y-%m-%d"])
 
@@ -45,6 +48,10 @@ def post(day: Any, start: Any, end: Any, account_ids: tuple[int, ...], batch_siz
     from interest_pipeline.posting.job import reconstructable_posting_job
 
     dates = _dates(day and day.date(), start and start.date(), end and end.date())
+    overrides: dict[str, Any] = {"account_ids": list(account_ids)} if account_ids else {}
+    if batch_size is not None:
+        overrides["batch_size"] = batch_size
+    checked(JOB_TYPE, dates, overrides)
     launched = launch_partition_runs(
         dg.reconstructable(reconstructable_posting_job),
         [d.isoformat() for d in dates],
@@ -65,7 +72,10 @@ def run(start: Any, end: Any, batch_size: int | None) -> None:
     """
     from interest_pipeline.pipeline import PipelineRunFailed, run_pipeline
 
-    _dates(None, start.date(), end.date())  # validates the range
+    dates = _dates(None, start.date(), end.date())  # validates the range
+    overrides: dict[str, Any] = {} if batch_size is None else {"batch_size": batch_size}
+    checked(ACCRUAL_JOB_TYPE, dates, overrides)
+    checked(JOB_TYPE, dates, overrides)
     verbs = {"daily_interest_accrual": "accrued", "interest_posting": "posted"}
     try:
         run_pipeline(
