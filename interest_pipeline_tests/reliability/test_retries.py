@@ -10,7 +10,7 @@ from psycopg import errors
 
 from interest_pipeline.batch.lifecycle import is_transient
 from interest_pipeline_tests.accrual.book import Book, accrue
-from interest_pipeline_tests.reliability.conftest import D, EXPECTED, set_config
+from interest_pipeline_tests.reliability.conftest import EXPECTED, D, set_config
 from interest_pipeline_tests.support.blocking import TableLock
 
 JOB = "daily_interest_accrual"

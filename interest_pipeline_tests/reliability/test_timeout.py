@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from interest_pipeline.cli import main
 from interest_pipeline.settings import DAGSTER_DATABASE_URL_ENV
 from interest_pipeline_tests.accrual.book import Book, accrue
-from interest_pipeline_tests.reliability.conftest import D, EXPECTED, set_config
+from interest_pipeline_tests.reliability.conftest import EXPECTED, D, set_config
 from interest_pipeline_tests.support.blocking import TableLock
 
 JOB = "daily_interest_accrual"
