@@ -45,6 +45,7 @@ def evaluate_rows(
     timezone: str,
     partitions_start: date,
     business_date_of: BusinessDateOf,
+    last_date: date | None = None,
 ) -> Evaluation:
     """Run requests for the ticks in (cursor, now] of every enabled row; why the others run nothing.
 
@@ -69,6 +70,11 @@ def evaluate_rows(
         business_date = business_date_of(tick, timezone)
         if business_date < partitions_start:
             skips.append(f"{label}: {business_date} is before the partitions' start {partitions_start}")
+            continue
+        if last_date is not None and business_date > last_date:
+            skips.append(
+                f"{label}: {business_date} has not ended yet (the last business date is {last_date})"
+            )
             continue
         requests.append(
             dg.RunRequest(
@@ -102,6 +108,7 @@ def config_schedule_sensor(
     )
     def evaluate(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SensorResult:
         settings = load_settings()
+        last = job.partitions_def.get_last_partition_key() if job.partitions_def else None
         with database.connect() as conn:
             rows = config_schedules(conn, job_type)
         result = evaluate_rows(
@@ -111,6 +118,7 @@ def config_schedule_sensor(
             timezone=settings.business_timezone,
             partitions_start=settings.partitions_start,
             business_date_of=business_date_of,
+            last_date=date.fromisoformat(last) if last else None,
         )
         skip = None
         if not result.requests:
