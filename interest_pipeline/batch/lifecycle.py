@@ -117,7 +117,7 @@ def start_batch(
     """
     with database.connect() as conn:
         config = merge_config(load_job_config(conn, job_type), run_config)
-        lost = close_stale_executions(
+        closed = close_stale_executions(
             conn, job_type, run_state, exclude=run_id, timeout_seconds=config.timeout_seconds
         )
         chunks = planner(conn, config)
@@ -134,8 +134,9 @@ def start_batch(
         )
     if mark_run_failed is not None:
         # After the commit: the rows are closed whether or not the orchestrator hears of it.
-        for execution_id, message in lost.items():
-            mark_run_failed(execution_id, message)
+        for execution_id, message in closed.items():
+            if message and message.startswith(RUN_WORKER_LOST) and run_state(execution_id) == "RUNNING":
+                mark_run_failed(execution_id, message)
     return [
         ChunkTask(execution_id=run_id, business_date=business_date, config=config, chunk=chunk)
         for chunk in chunks
@@ -149,16 +150,17 @@ def close_stale_executions(
     *,
     exclude: str,
     timeout_seconds: int,
-) -> dict[str, str]:
+) -> dict[str, str | None]:
     """Close executions left RUNNING by runs that ended without closing them (crash, kill, cancel).
 
     This is the closer of abnormal ends when no daemon runs (the CLI alone). A run the
     orchestrator still calls RUNNING is closed only when its worker was on this host and is
     gone (RUN_WORKER_LOST); one the orchestrator does not know (another Dagster instance) is left
-    alone until it is older than the job's timeout. Returns {execution id: message} of the rows
-    closed because their worker was lost, whose Dagster runs the caller then marks failed.
+    alone until it is older than the job's timeout. Returns {execution id: error message} of the
+    rows it closed; those whose message starts RUN_WORKER_LOST are runs Dagster still calls
+    started, which the caller then marks failed.
     """
-    lost: dict[str, str] = {}
+    closed: dict[str, str | None] = {}
     deadline = datetime.now(UTC) - timedelta(seconds=timeout_seconds)
     for running in running_executions(conn, job_type):
         if running.id == exclude:
@@ -175,16 +177,14 @@ def close_stale_executions(
                 f"{RUN_WORKER_LOST}: run worker {running.worker_host}:{running.worker_pid} is gone",
             )
         elif state is None:
-            status, message = "FAILED", f"{timed_out_message(timeout_seconds)} (still RUNNING, run unknown)"
+            status, message = "FAILED", f"still RUNNING after the job's timeout of {timeout_seconds} s"
         elif state == "SUCCESS":
             status, message = None, None
         else:
             status, message = state, f"the Dagster run ended {state} without closing its execution"
-        if close_execution(conn, running.id, status=status, error_message=message) and (
-            message and message.startswith(RUN_WORKER_LOST) and state == "RUNNING"
-        ):
-            lost[running.id] = message
-    return lost
+        if close_execution(conn, running.id, status=status, error_message=message):
+            closed[running.id] = message
+    return closed
 
 
 def acquire_slot(conn: psycopg.Connection, execution_id: str, slots: int) -> int:
