@@ -53,7 +53,8 @@ class OneLineErrorGroup(click.Group):
         except click.ClickException as error:
             if debug:
                 raise
-            _fail(_one_line(Exception(error.format_message())), error.exit_code)
+            # A report that is a list (a CSV file's errors) keeps its lines; the first is the summary.
+            _fail(error.format_message(), error.exit_code)
         except (SettingsError, BatchConfigError) as error:
             if debug:
                 raise
