@@ -43,10 +43,17 @@ def abnormal_end(run: dg.DagsterRun, failure_message: str | None) -> tuple[str, 
 
 
 def failure_message(instance: dg.DagsterInstance, run_id: str) -> str | None:
-    records = instance.get_records_for_run(
-        run_id, of_type=dg.DagsterEventType.RUN_FAILURE, limit=1, ascending=False
-    ).records
-    return records[0].event_log_entry.message if records else None
+    """What whoever failed the run said: run monitoring names the dead worker, the runtime limit."""
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
+    messages: list[str] = []
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        text = (event.message if event is not None else None) or record.event_log_entry.message
+        if text and text not in messages:
+            messages.append(text)
+    # The specific reason first (a worker lost, a timeout), Dagster's generic words after it.
+    messages.sort(key=lambda m: "outside the execution context" in m)
+    return "; ".join(messages) or None
 
 
 def blocked_accounts(conn: psycopg.Connection, execution_id: str) -> int:
