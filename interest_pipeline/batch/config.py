@@ -169,12 +169,14 @@ class ConfigSchedule:
     job_type: str
     cron_expression: str
     enabled: bool
+    timeout_seconds: int = 3600
 
 
 def config_schedules(conn: psycopg.Connection, job_type: str) -> list[ConfigSchedule]:
     """Every config row of the job type (enabled or not), by id: each drives its own ticks."""
     rows = conn.execute(
-        "SELECT id, job_type, cron_expression, enabled FROM interest_batch_config WHERE job_type = %s"
+        "SELECT id, job_type, cron_expression, enabled, timeout_seconds FROM interest_batch_config"
+        " WHERE job_type = %s"
         " ORDER BY id",
         (job_type,),
     ).fetchall()

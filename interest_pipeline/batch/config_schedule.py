@@ -25,6 +25,7 @@ from interest_pipeline.settings import load_settings
 SENSOR_INTERVAL_SECONDS = 30
 CONFIG_ID_TAG = "interest_pipeline/config_id"
 TICK_TAG = "interest_pipeline/scheduled_tick"
+MAX_RUNTIME_TAG = "dagster/max_runtime"
 
 # The business date a tick runs for, from the tick and the business timezone.
 BusinessDateOf = Callable[[datetime, str], date]
@@ -84,6 +85,8 @@ def evaluate_rows(
                     CONFIG_ID_TAG: str(row.id),
                     TRIGGER_TAG: "SCHEDULE",
                     TICK_TAG: tick.astimezone(UTC).isoformat(),
+                    # Run monitoring (daemon) terminates the run past the row's timeout.
+                    MAX_RUNTIME_TAG: str(row.timeout_seconds),
                 },
             )
         )

@@ -31,7 +31,13 @@ def _evaluate(sensor: dg.SensorDefinition, cursor: str | None) -> Any:
 
 
 def _row(cron: str, enabled: bool = True, row_id: int = 1) -> ConfigSchedule:
-    return ConfigSchedule(id=row_id, job_type="daily_interest_accrual", cron_expression=cron, enabled=enabled)
+    return ConfigSchedule(
+        id=row_id,
+        job_type="daily_interest_accrual",
+        cron_expression=cron,
+        enabled=enabled,
+        timeout_seconds=900,
+    )
 
 
 class TestEvaluateRows:
@@ -52,6 +58,7 @@ class TestEvaluateRows:
         )
         assert request.tags["interest_pipeline/config_id"] == "1"
         assert request.tags["interest_pipeline/trigger"] == "SCHEDULE"
+        assert request.tags["dagster/max_runtime"] == "900"
         assert json.loads(result.cursor) == {"evaluated_at": now.timestamp()}
 
     def test_the_cron_is_read_in_the_business_timezone(self) -> None:
