@@ -37,20 +37,36 @@ def abnormal_end(run: dg.DagsterRun, failure_message: str | None) -> tuple[str, 
     text = failure_message or "the Dagster run failed"
     if "maximum runtime" in text and MAX_RUNTIME_TAG in run.tags:
         return "FAILED", timed_out_message(int(float(run.tags[MAX_RUNTIME_TAG])))
-    if "run worker" in text.lower() or "worker" in text.lower():
+    if "worker" in text.lower() or CRASH_PREFIX in text:
         return "FAILED", f"{RUN_WORKER_LOST}: {text}"[:4000]
     return "FAILED", text[:4000]
 
 
+# What the code server says when the run process it started dies (dagster._grpc.server).
+CRASH_PREFIX = "Run execution process for"
+
+
 def failure_message(instance: dg.DagsterInstance, run_id: str) -> str | None:
-    """What whoever failed the run said: run monitoring names the dead worker, the runtime limit."""
-    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
-    messages: list[str] = []
-    for record in records:
-        event = record.event_log_entry.dagster_event
-        text = (event.message if event is not None else None) or record.event_log_entry.message
-        if text and text not in messages:
-            messages.append(text)
+    """What whoever failed the run said: run monitoring names the dead worker or the runtime
+    limit; the code server that started the worker reports its crash as an engine event."""
+
+    def texts(event_type: dg.DagsterEventType) -> list[str]:
+        records = instance.get_records_for_run(run_id, of_type=event_type).records
+        return [
+            text
+            for record in records
+            if (
+                text := (
+                    record.event_log_entry.dagster_event.message
+                    if record.event_log_entry.dagster_event
+                    else None
+                )
+                or record.event_log_entry.message
+            )
+        ]
+
+    crashes = [t for t in texts(dg.DagsterEventType.ENGINE_EVENT) if t.startswith(CRASH_PREFIX)]
+    messages = list(dict.fromkeys([*texts(dg.DagsterEventType.RUN_FAILURE), *crashes]))
     # The specific reason first (a worker lost, a timeout), Dagster's generic words after it.
     messages.sort(key=lambda m: "outside the execution context" in m)
     return "; ".join(messages) or None

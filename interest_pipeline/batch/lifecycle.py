@@ -76,6 +76,21 @@ def this_worker() -> Worker:
     return Worker(host=socket.gethostname(), pid=os.getpid())
 
 
+def process_alive(pid: int) -> bool:
+    """Signal 0 reaches it and it is not a zombie (an exited child its parent has not reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
+
+
 def worker_alive(host: str | None, pid: int | None) -> bool:
     """False only when the worker was on this host and its process is gone (or a zombie).
 
@@ -84,18 +99,7 @@ def worker_alive(host: str | None, pid: int | None) -> bool:
     """
     if host is None or pid is None or host != socket.gethostname():
         return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        # An exited child its parent has not reaped yet still answers signal 0.
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state not in ("Z", "X")
+    return process_alive(pid)
 
 
 def start_batch(

@@ -18,6 +18,7 @@ from interest_pipeline.batch.lifecycle import (
     fail_batch,
     is_transient,
 )
+from interest_pipeline.batch.run_launcher import run_worker_pid
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.settings import load_settings
 
@@ -78,14 +79,9 @@ def run_worker(context: dg.OpExecutionContext) -> Worker | None:
     tags = context.run.tags
     if WORKER_PID_TAG in tags and tags[WORKER_PID_TAG].isdigit():
         return Worker(host=tags.get(WORKER_HOST_TAG, socket.gethostname()), pid=int(tags[WORKER_PID_TAG]))
-    records = context.instance.get_records_for_run(
-        context.run_id, of_type=dg.DagsterEventType.RUN_START, limit=1
-    ).records
-    event = records[0].event_log_entry.dagster_event if records else None
-    if event is None or event.pid is None:
-        return None
+    pid = run_worker_pid(context.instance, context.run_id)
     # Executors of these jobs run steps on the run worker's host (multiprocess, in-process).
-    return Worker(host=socket.gethostname(), pid=event.pid)
+    return Worker(host=socket.gethostname(), pid=pid) if pid is not None else None
 
 
 def mark_run_failed(instance: dg.DagsterInstance) -> MarkRunFailed:

@@ -6,12 +6,11 @@ the OOM killer): the run stays STARTED, holding a slot of the run queue, and its
 RUNNING. The worker writes its own pid on the run's RUN_START event; this launcher checks it.
 """
 
-import os
-from pathlib import Path
-
 import dagster as dg
 from dagster._core.launcher import DefaultRunLauncher
 from dagster._core.launcher.base import CheckRunHealthResult, WorkerStatus
+
+from interest_pipeline.batch.lifecycle import process_alive
 
 
 def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
@@ -19,21 +18,6 @@ def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
     records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_START, limit=1).records
     event = records[0].event_log_entry.dagster_event if records else None
     return event.pid if event is not None else None
-
-
-def process_alive(pid: int) -> bool:
-    """Signal 0 reaches it and it is not a zombie waiting to be reaped."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state not in ("Z", "X")
 
 
 class MonitoredRunLauncher(DefaultRunLauncher):

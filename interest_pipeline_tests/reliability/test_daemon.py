@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import URL
 
-from interest_pipeline.batch.run_launcher import process_alive
+from interest_pipeline.batch.lifecycle import process_alive
 from interest_pipeline.settings import DAGSTER_PG_URL_ENV
 from interest_pipeline_tests.accrual.book import Book
 from interest_pipeline_tests.reliability.conftest import EXPECTED, D
@@ -85,7 +85,9 @@ class TestRunMonitoring:
         [row] = closed
         assert row["status"] == "FAILED"
         assert row["error_message"].startswith("RUN_WORKER_LOST: "), row["error_message"]
-        assert f"run worker pid {worker} is gone" in row["error_message"]
+        # Run monitoring ("run worker pid N is gone") or the code server that started the worker
+        # ("Run execution process for ... exited"), whichever notices first.
+        assert f"run worker pid {worker} is gone" in row["error_message"] or row["id"] in row["error_message"]
         assert book.accruals(D) == {}
 
         # The daemon launches the re-run, which completes the date exactly.

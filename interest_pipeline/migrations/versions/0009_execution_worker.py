@@ -25,6 +25,8 @@ down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+CHECK = "ck_interest_batch_execution_worker_pid_positive"
+
 
 def upgrade() -> None:
     op.add_column("interest_batch_execution", sa.Column("worker_host", sa.Text(), nullable=True))
@@ -32,13 +34,12 @@ def upgrade() -> None:
     op.add_column(
         "interest_batch_execution", sa.Column("alerted_at", sa.DateTime(timezone=True), nullable=True)
     )
-    op.create_check_constraint(
-        "ck_interest_batch_execution_worker_pid_positive", "interest_batch_execution", "worker_pid > 0"
-    )
+    # op.f: the name as written (the metadata's naming convention would prefix it again).
+    op.create_check_constraint(op.f(CHECK), "interest_batch_execution", "worker_pid > 0")
 
 
 def downgrade() -> None:
-    op.drop_constraint("ck_interest_batch_execution_worker_pid_positive", "interest_batch_execution")
+    op.drop_constraint(op.f(CHECK), "interest_batch_execution", type_="check")
     op.drop_column("interest_batch_execution", "alerted_at")
     op.drop_column("interest_batch_execution", "worker_pid")
     op.drop_column("interest_batch_execution", "worker_host")
