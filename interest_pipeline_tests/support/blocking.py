@@ -8,14 +8,19 @@ import psycopg
 class TableLock:
     """An ACCESS EXCLUSIVE lock on a table, held by its own connection until release()."""
 
-    def __init__(self, conninfo: str, table: str) -> None:
+    def __init__(self, conninfo: str, table: str, rows_where: str | None = None) -> None:
+        """`rows_where`: lock only those rows (FOR UPDATE), so readers of the table pass."""
         self.conninfo = conninfo
         self.table = table
+        self.rows_where = rows_where
         self.conn: psycopg.Connection | None = None
 
     def hold(self) -> "TableLock":
         self.conn = psycopg.connect(self.conninfo)
-        self.conn.execute(f"LOCK TABLE {self.table} IN ACCESS EXCLUSIVE MODE")
+        if self.rows_where:
+            self.conn.execute(f"SELECT 1 FROM {self.table} WHERE {self.rows_where} FOR UPDATE")
+        else:
+            self.conn.execute(f"LOCK TABLE {self.table} IN ACCESS EXCLUSIVE MODE")
         return self
 
     def release(self) -> None:
