@@ -20,11 +20,13 @@ from interest_pipeline.batch.executions import (
     read_execution,
     timed_out_message,
 )
+from interest_pipeline.batch.lifecycle import worker_alive
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.settings import alert_settings
 
 log = logging.getLogger(__name__)
 ALERT_STATUSES = ("FAILED", "PARTIAL")
+ABNORMAL = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 BLOCKED_REASON = "INCOMPLETE_ACCRUALS%"
 MAX_RUNTIME_TAG = "dagster/max_runtime"
 
@@ -108,10 +110,19 @@ def handle_run_end(
     Returns the alert sent (None: nothing to say, already sent, or no execution).
     """
     with database.connect() as conn:
-        if run.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
-            status, message = abnormal_end(run, failure_message(instance, run.run_id))
-            close_execution(conn, run.run_id, status=status, error_message=message)
         row = read_execution(conn, run.run_id)
+        if row is not None and row.status == "RUNNING" and run.status in ABNORMAL:
+            status, message = abnormal_end(run, failure_message(instance, run.run_id))
+            if run.status == dg.DagsterRunStatus.FAILURE and not worker_alive(
+                row.worker_host, row.worker_pid
+            ):
+                # Whoever noticed first (run monitoring, the code server) may say only "failed".
+                message = (
+                    f"{RUN_WORKER_LOST}: run worker {row.worker_host}:{row.worker_pid} is gone; {message}"
+                )
+                message = message.replace(f"; {RUN_WORKER_LOST}: ", "; ")[:4000]
+            close_execution(conn, run.run_id, status=status, error_message=message)
+            row = read_execution(conn, run.run_id)
         if row is None or row.status == "RUNNING":
             return None
         run_url = f"{alert_settings().dagster_url}/runs/{row.id}"

@@ -140,7 +140,13 @@ def _snapshot(conn: psycopg.Connection, home: Path) -> dict[str, object]:
     }
     with dg.DagsterInstance.from_config(str(home)) as instance:
         counts["dagster runs"] = instance.get_runs_count()
-    counts["databases"] = sorted(d for (d,) in conn.execute("SELECT datname FROM pg_database").fetchall())
+    # Only this test's databases: other sessions create and drop theirs on the same server meanwhile.
+    ours = conn.execute(
+        "SELECT datname FROM pg_database WHERE datname LIKE current_database() || '%%' OR datname LIKE %s"
+        " ORDER BY datname",
+        (f"{MISSING_DB}%",),
+    ).fetchall()
+    counts["databases"] = [d for (d,) in ours]
     return counts
 
 
