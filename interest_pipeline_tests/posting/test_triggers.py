@@ -52,6 +52,8 @@ class TestSensor:
             assert request.partition_key == "2025-01-31"
             assert request.run_key is not None and request.run_key.startswith("after-accrual-")
             assert request.job_name in (None, "interest_posting")
+            # The posting row's timeout_seconds (seeded 3600), for run monitoring to enforce.
+            assert request.tags["dagster/max_runtime"] == "3600"
 
     def test_accrual_launched_by_run_command_is_left_to_it(self, book: Book) -> None:
         with dg.instance_for_test() as instance:
