@@ -29,6 +29,8 @@ HOME_ENV = "INTEREST_PIPELINE_HOME"
 TIMEZONE_ENV = "INTEREST_BUSINESS_TIMEZONE"
 PARTITIONS_START_ENV = "INTEREST_PARTITIONS_START"
 STEP_PROCESSES_ENV = "INTEREST_STEP_PROCESSES"
+# More step processes than this on one machine only thrash; a typo like 1000 is caught.
+MAX_STEP_PROCESSES = 256
 
 EMBEDDED_DATABASE = "interest_pipeline"
 EMBEDDED_DAGSTER_DATABASE = "interest_pipeline_dagster"
@@ -60,14 +62,100 @@ class Settings:
         return self.home / "dagster"
 
 
+class SettingsError(ValueError):
+    """An environment variable holds a value the project cannot use; the message names it."""
+
+
+def _timezone() -> str:
+    timezone = os.environ.get(TIMEZONE_ENV) or "UTC"
+    try:
+        ZoneInfo(timezone)  # fail early on a misspelt zone, not at the first schedule tick
+    except (ValueError, OSError, KeyError) as error:  # ZoneInfoNotFoundError is a KeyError
+        raise SettingsError(
+            f"{TIMEZONE_ENV} must be an IANA time zone such as UTC or Europe/Zurich, got {timezone!r}"
+        ) from error
+    return timezone
+
+
+def _partitions_start() -> date:
+    configured = os.environ.get(PARTITIONS_START_ENV) or "2020-01-01"
+    try:
+        return date.fromisoformat(configured)
+    except ValueError as error:
+        raise SettingsError(
+            f"{PARTITIONS_START_ENV} must be a date as YYYY-MM-DD, got {configured!r}"
+        ) from error
+
+
 def load_settings() -> Settings:
     home = Path(os.environ.get(HOME_ENV) or REPO_ROOT / ".interest-pipeline").resolve()
-    timezone = os.environ.get(TIMEZONE_ENV) or "UTC"
-    ZoneInfo(timezone)  # fail early on a misspelt zone, not at the first schedule tick
-    start = date.fromisoformat(os.environ.get(PARTITIONS_START_ENV) or "2020-01-01")
     return Settings(
-        home=home, business_timezone=timezone, partitions_start=start, step_processes=_step_processes()
+        home=home,
+        business_timezone=_timezone(),
+        partitions_start=_partitions_start(),
+        step_processes=_step_processes(),
     )
+
+
+ALERT_WEBHOOK_URL_ENV = "INTEREST_ALERT_WEBHOOK_URL"
+ALERT_SMTP_URL_ENV = "INTEREST_ALERT_SMTP_URL"
+ALERT_EMAIL_TO_ENV = "INTEREST_ALERT_EMAIL_TO"
+ALERT_EMAIL_FROM_ENV = "INTEREST_ALERT_EMAIL_FROM"
+DAGSTER_URL_ENV = "INTEREST_DAGSTER_URL"
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where alerts go (each channel optional) and the UI address the alerts link runs to."""
+
+    webhook_url: str | None
+    smtp_url: str | None
+    email_to: tuple[str, ...]
+    email_from: str
+    dagster_url: str
+
+
+def alert_settings() -> AlertSettings:
+    webhook = os.environ.get(ALERT_WEBHOOK_URL_ENV) or None
+    if webhook and not webhook.startswith(("http://", "https://")):
+        raise SettingsError(f"{ALERT_WEBHOOK_URL_ENV} must be an http:// or https:// URL, got {webhook!r}")
+    smtp = os.environ.get(ALERT_SMTP_URL_ENV) or None
+    if smtp and not smtp.startswith(("smtp://", "smtps://")):
+        raise SettingsError(
+            f"{ALERT_SMTP_URL_ENV} must be smtp://[user:password@]host[:port] or smtps://..., got {smtp!r}"
+        )
+    to = tuple(a.strip() for a in (os.environ.get(ALERT_EMAIL_TO_ENV) or "").split(",") if a.strip())
+    bad = [a for a in to if "@" not in a]
+    if bad:
+        raise SettingsError(f"{ALERT_EMAIL_TO_ENV} must be comma-separated e-mail addresses, got {bad[0]!r}")
+    if smtp and not to:
+        raise SettingsError(
+            f"{ALERT_EMAIL_TO_ENV} must name at least one address when {ALERT_SMTP_URL_ENV} is set"
+        )
+    return AlertSettings(
+        webhook_url=webhook,
+        smtp_url=smtp,
+        email_to=to,
+        email_from=os.environ.get(ALERT_EMAIL_FROM_ENV) or "interest-pipeline@localhost",
+        dagster_url=(os.environ.get(DAGSTER_URL_ENV) or "http://127.0.0.1:3000").rstrip("/"),
+    )
+
+
+def validate_environment() -> None:
+    """Every setting read from the environment, checked at once: a command calls this first,
+    so a bad value stops it with one message naming the variable, before anything is written."""
+    load_settings()
+    alert_settings()
+    for name in (DATABASE_URL_ENV, DAGSTER_DATABASE_URL_ENV):
+        configured = os.environ.get(name)
+        if not configured:
+            continue
+        try:
+            parsed = make_url(configured)
+        except Exception as error:
+            raise SettingsError(f"{name} must be a postgresql:// URL, got {configured!r}") from error
+        if not parsed.drivername.startswith("postgresql") or not parsed.database:
+            raise SettingsError(f"{name} must be a postgresql:// URL naming a database, got {configured!r}")
 
 
 def _step_processes() -> int:
@@ -77,8 +165,10 @@ def _step_processes() -> int:
     configured = os.environ.get(STEP_PROCESSES_ENV)
     if not configured:
         return (os.cpu_count() or 1) + 1
-    if not configured.isdigit() or int(configured) < 1:
-        raise ValueError(f"{STEP_PROCESSES_ENV} must be a whole number >= 1, got {configured!r}")
+    if not configured.isdigit() or not 1 <= int(configured) <= MAX_STEP_PROCESSES:
+        raise SettingsError(
+            f"{STEP_PROCESSES_ENV} must be a whole number from 1 to {MAX_STEP_PROCESSES}, got {configured!r}"
+        )
     return int(configured)
 
 
@@ -106,6 +196,17 @@ def ensure_database(url: str | URL) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target.database,)).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target.database)))
+
+
+def database_exists(url: str | URL) -> bool:
+    """Whether the database of `url` exists on its server; creates nothing (not even `_dagster`)."""
+    target = sqlalchemy_url(url)
+    admin = libpq_url(target.set(database="postgres"))
+    with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
+        return (
+            conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target.database,)).fetchone()
+            is not None
+        )
 
 
 @cache

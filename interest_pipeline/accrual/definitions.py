@@ -4,14 +4,12 @@ import dagster as dg
 
 from interest_pipeline.accrual.job import daily_interest_accrual
 from interest_pipeline.accrual.schedule import daily_interest_accrual_schedule
-from interest_pipeline.batch.orchestration import execution_status_sensors
 from interest_pipeline.resources.database import database_resource
 
 
 def accrual_definitions() -> dg.Definitions:
     return dg.Definitions(
         jobs=[daily_interest_accrual],
-        schedules=[daily_interest_accrual_schedule],
-        sensors=execution_status_sensors([daily_interest_accrual], prefix="daily_interest_accrual"),
+        sensors=[daily_interest_accrual_schedule],
         resources={"database": database_resource},
     )

@@ -9,7 +9,14 @@ from interest_pipeline.batch.chunks import ChunkTask
 from interest_pipeline.batch.config import BatchRunConfig
 from interest_pipeline.batch.executions import ChunkTotals
 from interest_pipeline.batch.lifecycle import finish_batch, run_chunk, start_batch
-from interest_pipeline.batch.orchestration import business_date, execution_metadata, run_state_lookup
+from interest_pipeline.batch.orchestration import (
+    business_date,
+    execution_metadata,
+    mark_run_failed,
+    retry_transient,
+    run_state_lookup,
+    run_worker,
+)
 from interest_pipeline.batch.trigger import trigger_from_tags
 from interest_pipeline.reporting.run_tables import accrual_close
 from interest_pipeline.resources.database import DatabaseResource
@@ -28,6 +35,8 @@ def plan_accrual(
         trigger=trigger_from_tags(context.run.tags),
         run_config=config,
         run_state=run_state_lookup(context.instance),
+        worker=run_worker(context),
+        mark_run_failed=mark_run_failed(context.instance),
     )
     context.log.info(f"{len(tasks)} chunk(s) of at most {tasks[0].config.batch_size} accounts")
     for task in tasks:
@@ -36,8 +45,8 @@ def plan_accrual(
 
 @dg.op
 def accrue_chunk(context: dg.OpExecutionContext, task: ChunkTask, database: DatabaseResource) -> ChunkTotals:
-    """Accrue one chunk in one transaction with one set-based statement."""
-    totals = run_chunk(database, task, sql.accrue_chunk)
+    """Accrue one chunk in one transaction with one set-based statement; transient errors retried."""
+    totals = retry_transient(context, task, lambda: run_chunk(database, task, sql.accrue_chunk))
     context.add_output_metadata(
         {
             "accounts_processed": totals.processed,

@@ -17,6 +17,7 @@ from interest_pipeline.api.dagster_runs import DagsterRunsError
 from interest_pipeline.api.errors import BadUserInput, Conflict, DagsterUnavailable, NotFound
 from interest_pipeline.batch.config import (
     MAX_ACCOUNT_IDS,
+    PLAN_OPS,
     BatchConfigError,
     BatchRunConfig,
     load_job_config,
@@ -24,16 +25,10 @@ from interest_pipeline.batch.config import (
 )
 from interest_pipeline.batch.lifecycle import fail_batch
 from interest_pipeline.batch.tags import CANCELLED_BY_TAG, CONFIG_ID_TAG, PARTITION_TAG, TRIGGERED_BY_TAG
-from interest_pipeline.domain.enums import JobType
 from interest_pipeline.resources.database import DatabaseResource
 
 log = logging.getLogger(__name__)
 
-# Each job's planning op, whose config is the job's BatchRunConfig.
-PLAN_OPS = {
-    JobType.DAILY_INTEREST_ACCRUAL.value: "plan_accrual",
-    JobType.INTEREST_POSTING.value: "plan_posting",
-}
 # Dagster run statuses after which nothing of the run executes any more.
 ENDED = {"SUCCESS", "FAILURE", "CANCELED"}
 CANCEL_POLL_SECONDS = 0.5

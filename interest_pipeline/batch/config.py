@@ -11,12 +11,17 @@ from typing import Any
 import dagster as dg
 import psycopg
 
-from interest_pipeline.domain.enums import AccountType, values
+from interest_pipeline.domain.enums import AccountType, JobType, values
 
 ACCOUNT_TYPES = values(AccountType)
 # A chunk is one transaction; beyond this a single chunk's locks and WAL get unwieldy.
 MAX_BATCH_SIZE = 1_000_000
 MAX_ACCOUNT_IDS = 100_000
+# Each job's planning op, whose config is the job's BatchRunConfig (what a launcher's run config sets).
+PLAN_OPS = {
+    JobType.DAILY_INTEREST_ACCRUAL.value: "plan_accrual",
+    JobType.INTEREST_POSTING.value: "plan_posting",
+}
 # The row a run uses when it names no config (migration 0008 named the seeded rows so).
 DEFAULT_CONFIG_NAME = "default"
 
@@ -177,3 +182,35 @@ def merge_config(row: JobConfigRow, run: BatchRunConfig) -> EffectiveConfig:
         process_failed_first=failed_first,
         account_ids=account_ids,
     )
+
+
+@dataclass(frozen=True)
+class ConfigSchedule:
+    """What a config row says about when its job runs."""
+
+    id: int
+    job_type: str
+    cron_expression: str
+    enabled: bool
+    timeout_seconds: int = 3600
+
+
+def config_schedules(conn: psycopg.Connection, job_type: str) -> list[ConfigSchedule]:
+    """Every config row of the job type (enabled or not), by id: each drives its own ticks."""
+    rows = conn.execute(
+        "SELECT id, job_type, cron_expression, enabled, timeout_seconds FROM interest_batch_config"
+        " WHERE job_type = %s"
+        " ORDER BY id",
+        (job_type,),
+    ).fetchall()
+    return [ConfigSchedule(*row) for row in rows]
+
+
+def missing_accounts(conn: psycopg.Connection, account_ids: Sequence[int]) -> list[int]:
+    """The ids among `account_ids` that no account has, in order: a run naming them is refused."""
+    rows = conn.execute(
+        "SELECT i FROM unnest(%s::bigint[]) AS i WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = i)"
+        " ORDER BY i",
+        (list(account_ids),),
+    ).fetchall()
+    return [int(r[0]) for r in rows]

@@ -21,6 +21,24 @@ from interest_pipeline.batch.config import EffectiveConfig
 
 FINAL_STATUSES = ("SUCCESS", "PARTIAL", "FAILED", "CANCELLED")
 
+# Error codes at the start of error_message for ends no step reported (grep-able, alertable).
+RUN_WORKER_LOST = "RUN_WORKER_LOST"
+TIMED_OUT = "TIMED_OUT"
+
+
+def timed_out_message(timeout_seconds: int) -> str:
+    return f"{TIMED_OUT}: ran over {timeout_seconds} s"
+
+
+@dataclass(frozen=True)
+class RunningExecution:
+    """An execution still marked RUNNING, with the run worker that opened it."""
+
+    id: str
+    started_at: datetime
+    worker_host: str | None
+    worker_pid: int | None
+
 
 @dataclass(frozen=True)
 class ChunkTotals:
@@ -57,6 +75,8 @@ class ExecutionRow:
     started_at: datetime
     completed_at: datetime | None
     error_message: str | None
+    worker_host: str | None = None
+    worker_pid: int | None = None
 
 
 def open_execution(
@@ -68,14 +88,17 @@ def open_execution(
     config: EffectiveConfig,
     total_chunks: int,
     extra_parameters: Mapping[str, Any] | None = None,
+    worker_host: str | None = None,
+    worker_pid: int | None = None,
 ) -> None:
-    """Record the run as RUNNING with its scope in the columns completeness checks read."""
+    """Record the run as RUNNING with its scope in the columns completeness checks read,
+    and the run worker (host, pid) a later run checks before closing it as lost."""
     conn.execute(
         """
         INSERT INTO interest_batch_execution
             (id, job_type, business_date, trigger, status, parameters, account_ids, account_types,
-             include_dormant, total_chunks)
-        VALUES (%s, %s, %s, %s, 'RUNNING', %s, %s, %s, %s, %s)
+             include_dormant, total_chunks, worker_host, worker_pid)
+        VALUES (%s, %s, %s, %s, 'RUNNING', %s, %s, %s, %s, %s, %s, %s)
         """,
         (
             execution_id,
@@ -87,6 +110,8 @@ def open_execution(
             list(config.account_types),
             config.include_dormant,
             total_chunks,
+            worker_host,
+            worker_pid,
         ),
     )
 
@@ -160,20 +185,33 @@ def read_execution(conn: psycopg.Connection, execution_id: str) -> ExecutionRow 
             "SELECT id, job_type, business_date, trigger, status, parameters, account_ids, account_types,"
             " include_dormant, total_chunks, chunks_completed, accounts_processed, accounts_succeeded,"
             " accounts_skipped, accounts_failed, totals_by_currency, started_at, completed_at,"
-            " error_message FROM interest_batch_execution WHERE id = %s",
+            " error_message, worker_host, worker_pid FROM interest_batch_execution WHERE id = %s",
             (execution_id,),
         ).fetchone()
     return ExecutionRow(**row) if row else None
 
 
-def running_executions(conn: psycopg.Connection, job_type: str) -> list[tuple[str, datetime]]:
-    """(id, started_at) of the job's executions still marked RUNNING."""
+def running_executions(conn: psycopg.Connection, job_type: str) -> list[RunningExecution]:
+    """The job's executions still marked RUNNING, oldest first."""
     rows = conn.execute(
-        "SELECT id, started_at FROM interest_batch_execution WHERE job_type = %s AND status = 'RUNNING'"
-        " ORDER BY started_at",
+        "SELECT id, started_at, worker_host, worker_pid FROM interest_batch_execution"
+        " WHERE job_type = %s AND status = 'RUNNING' ORDER BY started_at",
         (job_type,),
     ).fetchall()
-    return [(r[0], r[1]) for r in rows]
+    return [RunningExecution(*r) for r in rows]
+
+
+def claim_alert(conn: psycopg.Connection, execution_id: str) -> bool:
+    """Mark the execution's end as alerted; False when it was already (or is not closed yet).
+
+    The run-outcome sensor and the CLI launcher both see a run end; this makes one of them send.
+    """
+    row = conn.execute(
+        "UPDATE interest_batch_execution SET alerted_at = clock_timestamp()"
+        " WHERE id = %s AND alerted_at IS NULL AND status <> 'RUNNING' RETURNING id",
+        (execution_id,),
+    ).fetchone()
+    return row is not None
 
 
 def account_results_insert(job_type: str, source: str) -> str:

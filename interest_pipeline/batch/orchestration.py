@@ -1,13 +1,25 @@
 """Dagster glue shared by the batch jobs: business date, trigger, run states, failure handling, metadata."""
 
-from collections.abc import Sequence
+import socket
+from collections.abc import Callable
 from datetime import date
+from typing import TypeVar
 
 import dagster as dg
 
+from interest_pipeline.batch.chunks import ChunkTask
 from interest_pipeline.batch.config import load_job_config
 from interest_pipeline.batch.executions import ExecutionRow
-from interest_pipeline.batch.lifecycle import RunState, fail_batch
+from interest_pipeline.batch.lifecycle import (
+    MarkRunFailed,
+    RunState,
+    RunTimedOut,
+    Worker,
+    fail_batch,
+    is_transient,
+)
+from interest_pipeline.batch.run_launcher import run_worker_pid
+from interest_pipeline.batch.tags import WORKER_HOST_TAG, WORKER_PID_TAG
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.settings import load_settings
 
@@ -52,35 +64,75 @@ def run_state_lookup(instance: dg.DagsterInstance) -> RunState:
     return state
 
 
+T = TypeVar("T")
+
+
+def run_worker(context: dg.OpExecutionContext) -> Worker | None:
+    """The run worker's host and pid: the launcher's tags, else the process that started the run.
+
+    Steps run in child processes, so the step's own pid would say nothing about the run worker;
+    the RUN_START event is written by the run worker itself and carries its pid.
+    """
+    tags = context.run.tags
+    if WORKER_PID_TAG in tags and tags[WORKER_PID_TAG].isdigit():
+        return Worker(host=tags.get(WORKER_HOST_TAG, socket.gethostname()), pid=int(tags[WORKER_PID_TAG]))
+    pid = run_worker_pid(context.instance, context.run_id)
+    # Executors of these jobs run steps on the run worker's host (multiprocess, in-process).
+    return Worker(host=socket.gethostname(), pid=pid) if pid is not None else None
+
+
+def mark_run_failed(instance: dg.DagsterInstance) -> MarkRunFailed:
+    """Report to Dagster that a run whose worker vanished has failed, freeing its queue slot."""
+
+    def mark(run_id: str, message: str) -> None:
+        run = instance.get_run_by_id(run_id)
+        if run is not None and not run.is_finished:
+            instance.report_run_failed(run, message)
+
+    return mark
+
+
+def retry_transient(context: dg.OpExecutionContext, task: ChunkTask, call: Callable[[], T]) -> T:
+    """Run a chunk; a transient database error asks Dagster to retry the step (config row's
+    max_retries, retry_interval_seconds), so the retries show in the UI.
+
+    The retry is exact because the chunk is one transaction: the failed attempt committed nothing.
+    """
+    try:
+        return call()
+    except Exception as error:
+        if not is_transient(error):
+            raise
+        context.log.warning(
+            f"chunk {task.chunk.mapping_key}: transient {type(error).__name__} ({error}); "
+            f"attempt {context.retry_number + 1} of {task.config.max_retries + 1}"
+        )
+        raise dg.RetryRequested(
+            max_retries=task.config.max_retries, seconds_to_wait=task.config.retry_interval_seconds
+        ) from error
+
+
+def failure_message(step_key: str, error: BaseException | None) -> str | None:
+    """The execution's error_message for a step that raised: codes (TIMED_OUT) stay first."""
+    if error is None:
+        return None
+    if isinstance(error, RunTimedOut):
+        return str(error)
+    cause = error.__cause__
+    if isinstance(error, dg.RetryRequested) and cause is not None:
+        error = cause
+    return f"step {step_key} failed: {type(error).__name__}: {error}"[:4000]
+
+
 @dg.failure_hook(required_resource_keys={"database"})
 def close_execution_on_failure(context: dg.HookContext) -> None:
-    """A failed step fails the run, so its execution is FAILED, with the step's error."""
-    error = context.op_exception
-    message = f"step {context.step_key} failed: {type(error).__name__}: {error}" if error else None
-    fail_batch(context.resources.database, context.run_id, "FAILED", message and message[:4000])
+    """A failed step fails the run, so its execution is FAILED, with the step's error.
 
-
-def execution_status_sensors(jobs: Sequence[dg.JobDefinition], prefix: str) -> list[dg.SensorDefinition]:
-    """Sensors that close the execution of a run that failed or was canceled outside any step.
-
-    The failure hook covers step errors; these cover killed processes, run-level failures and
-    cancellations, which run no hook.
+    The writer of step failures: it runs in the run itself, with or without a daemon, and is the
+    only one that knows the step's exception.
     """
-
-    @dg.run_failure_sensor(name=f"{prefix}_failure_closes_execution", monitored_jobs=list(jobs))
-    def on_failure(context: dg.RunFailureSensorContext, database: DatabaseResource) -> None:
-        message = context.failure_event.message if context.failure_event else None
-        fail_batch(database, context.dagster_run.run_id, "FAILED", message and message[:4000])
-
-    @dg.run_status_sensor(
-        name=f"{prefix}_cancel_closes_execution",
-        run_status=dg.DagsterRunStatus.CANCELED,
-        monitored_jobs=list(jobs),
-    )
-    def on_cancel(context: dg.RunStatusSensorContext, database: DatabaseResource) -> None:
-        fail_batch(database, context.dagster_run.run_id, "CANCELLED", "the Dagster run was canceled")
-
-    return [on_failure, on_cancel]
+    message = failure_message(context.step_key, context.op_exception)
+    fail_batch(context.resources.database, context.run_id, "FAILED", message)
 
 
 def execution_metadata(row: ExecutionRow) -> dict[str, dg.MetadataValue]:

@@ -2,12 +2,14 @@
 
 from collections.abc import Mapping
 
-from interest_pipeline.batch.tags import BACKFILL_TAG, SCHEDULE_TAG, SENSOR_TAG
+from interest_pipeline.batch.tags import BACKFILL_TAG, SCHEDULE_TAG, SENSOR_TAG, TRIGGER_TAG
 from interest_pipeline.domain.enums import ExecutionTrigger
 
 
 def trigger_from_tags(tags: Mapping[str, str]) -> str:
     """SCHEDULE, SENSOR, BACKFILL or MANUAL (UI launches, the CLI, the API), as stored."""
+    if tags.get(TRIGGER_TAG) == ExecutionTrigger.SCHEDULE.value:
+        return ExecutionTrigger.SCHEDULE.value
     if SCHEDULE_TAG in tags:
         trigger = ExecutionTrigger.SCHEDULE
     elif SENSOR_TAG in tags:

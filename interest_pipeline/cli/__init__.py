@@ -8,6 +8,7 @@ import click
 from interest_pipeline.cli.api import api
 from interest_pipeline.cli.data import generate, load
 from interest_pipeline.cli.db import db
+from interest_pipeline.cli.errors import OneLineErrorGroup
 from interest_pipeline.cli.explain import explain
 from interest_pipeline.cli.jobs import register_job_commands
 from interest_pipeline.cli.posting import register_posting_commands
@@ -20,9 +21,10 @@ from interest_pipeline.cli.ui import ui
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineErrorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log SQL timings and Dagster events.")
-def main(verbose: bool) -> None:
+@click.option("--debug", is_flag=True, help="Show the traceback of an error instead of one line.")
+def main(verbose: bool, debug: bool) -> None:
     """Accrue and post interest for deposit accounts, exactly, on Dagster and PostgreSQL.
 
     The database is INTEREST_DATABASE_URL, or an embedded PostgreSQL under

@@ -10,9 +10,19 @@ import click
 import dagster as dg
 
 from interest_pipeline.batch.executions import read_execution
+from interest_pipeline.cli.errors import refused
 from interest_pipeline.db.engine import raw_connection
-from interest_pipeline.launch import LaunchedRun, business_dates, launch_partition_runs
+from interest_pipeline.domain.enums import JobType
+from interest_pipeline.launch import (
+    LaunchedRun,
+    LaunchRefused,
+    business_dates,
+    check_launch,
+    launch_partition_runs,
+)
 from interest_pipeline.progress import Tracker, track
+
+JOB_TYPE = JobType.DAILY_INTEREST_ACCRUAL.value
 
 
 def _dates(day: date | None, start: date | None, end: date | None) -> list[date]:
@@ -25,6 +35,14 @@ def _dates(day: date | None, start: date | None, end: date | None) -> list[date]
     if end < start:
         raise click.UsageError(f"--to {end} is before --from {start}")
     return list(business_dates(start, end))
+
+
+def checked(job_type: str, dates: list[date], config: dict[str, Any]) -> None:
+    """Refuse bad input before any run, row or database exists (launch.check_launch)."""
+    try:
+        check_launch(job_type, [d.isoformat() for d in dates], config)
+    except LaunchRefused as error:
+        raise refused(error) from error
 
 
 def _summary(outcome: LaunchedRun, verb: str = "accrued") -> str:
@@ -104,6 +122,7 @@ def accrue(
 
     dates = _dates(day and day.date(), start and start.date(), end and end.date())
     config = _plan_config(account_ids, include_dormant, batch_size)
+    checked(JOB_TYPE, dates, config)
     run_config: dict[str, Any] = {"loggers": _console_logger()}
     if config:
         run_config["ops"] = {"plan_accrual": {"config": config}}

@@ -6,9 +6,19 @@ from typing import Any
 import click
 import dagster as dg
 
-from interest_pipeline.cli.jobs import _console_logger, _dates, _summary_and_counts, progress_reporter
+from interest_pipeline.cli.jobs import JOB_TYPE as ACCRUAL_JOB_TYPE
+from interest_pipeline.cli.jobs import (
+    _console_logger,
+    _dates,
+    _summary_and_counts,
+    checked,
+    progress_reporter,
+)
+from interest_pipeline.domain.enums import JobType
 from interest_pipeline.launch import LaunchedRun, launch_partition_runs
 from interest_pipeline.progress import track
+
+JOB_TYPE = JobType.INTEREST_POSTING.value
 
 DATE = click.DateTime(["%Y-%m-%d"])
 
@@ -59,6 +69,10 @@ def post(
             raise click.UsageError("--dry-run goes with --date P (a later date depends on the earlier ones)")
         _dry_run(dates[0], account_ids, batch_size)
         return
+    overrides: dict[str, Any] = {"account_ids": list(account_ids)} if account_ids else {}
+    if batch_size is not None:
+        overrides["batch_size"] = batch_size
+    checked(JOB_TYPE, dates, overrides)
     with track(len(dates), "post") as tracker:
         launched = launch_partition_runs(
             dg.reconstructable(reconstructable_posting_job),
@@ -95,15 +109,17 @@ def run(start: Any, end: Any, batch_size: int | None) -> None:
     """
     from interest_pipeline.pipeline import PipelineRunFailed, run_pipeline
 
-    _dates(None, start.date(), end.date())  # validates the range
-    verbs = {"daily_interest_accrual": "accrued", "interest_posting": "posted"}
-    dates = _dates(None, start.date(), end.date())
+    dates = _dates(None, start.date(), end.date())  # validates the range
+    overrides: dict[str, Any] = {} if batch_size is None else {"batch_size": batch_size}
+    checked(ACCRUAL_JOB_TYPE, dates, overrides)
+    checked(JOB_TYPE, dates, overrides)
+    verbs = {ACCRUAL_JOB_TYPE: "accrued", JOB_TYPE: "posted"}
     with track(len(dates), "run") as tracker:
 
         def finished(outcome: LaunchedRun, job: str) -> None:
             # a date is done when its posting run is
             line, accounts, chunks = _summary_and_counts(outcome, verbs[job])
-            tracker.done(line, accounts=accounts, chunks=chunks, advance=int(job == "interest_posting"))
+            tracker.done(line, accounts=accounts, chunks=chunks, advance=int(job == JOB_TYPE))
 
         try:
             run_pipeline(

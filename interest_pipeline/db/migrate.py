@@ -40,3 +40,26 @@ def current_revision(url: str | URL | None = None) -> str | None:
             return context.get_current_revision()
     finally:
         engine.dispose()
+
+
+def head_revision() -> str | None:
+    """The newest revision the shipped migrations define (what `upgrade head` reaches)."""
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def known_revision(revision: str) -> bool:
+    """Whether `revision` names a revision (or head/base/a relative step) of the shipped migrations."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    try:
+        ScriptDirectory.from_config(config).get_revisions(revision)
+    except (CommandError, KeyError, ValueError):
+        return False
+    return True

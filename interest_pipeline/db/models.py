@@ -351,6 +351,7 @@ class InterestBatchExecution(Base):
             "accounts_processed = accounts_succeeded + accounts_skipped + accounts_failed",
             name="counts_add_up",
         ),
+        CheckConstraint("worker_pid > 0", name="worker_pid_positive"),
         Index(None, "job_type", "business_date", "status"),
         Index(None, "started_at"),
     )
@@ -381,6 +382,11 @@ class InterestBatchExecution(Base):
     started_at: Mapped[datetime] = timestamp_now()
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The run worker (migration 0009): the next run closes a RUNNING row only if this process is gone.
+    worker_host: Mapped[str | None] = mapped_column(Text, nullable=True)
+    worker_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # When the alert for the execution's end was sent; NULL while none was (sent once).
+    alerted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class InterestBatchAccountResult(Base):

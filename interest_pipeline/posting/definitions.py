@@ -2,7 +2,6 @@
 
 import dagster as dg
 
-from interest_pipeline.batch.orchestration import execution_status_sensors
 from interest_pipeline.posting.job import interest_posting
 from interest_pipeline.posting.schedule import interest_posting_schedule
 from interest_pipeline.posting.sensor import interest_posting_after_accrual
@@ -13,10 +12,9 @@ from interest_pipeline.resources.ledger import PostgresLedgerResource
 def posting_definitions() -> dg.Definitions:
     return dg.Definitions(
         jobs=[interest_posting],
-        schedules=[interest_posting_schedule],
         sensors=[
             interest_posting_after_accrual,
-            *execution_status_sensors([interest_posting], prefix="interest_posting"),
+            interest_posting_schedule,
         ],
         resources={"database": database_resource, "ledger": PostgresLedgerResource()},
     )

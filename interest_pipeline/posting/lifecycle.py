@@ -13,7 +13,14 @@ import psycopg
 from interest_pipeline.batch.chunks import ChunkTask
 from interest_pipeline.batch.config import BatchRunConfig
 from interest_pipeline.batch.executions import ExecutionRow
-from interest_pipeline.batch.lifecycle import RunState, finish_batch, run_chunk, start_batch
+from interest_pipeline.batch.lifecycle import (
+    MarkRunFailed,
+    RunState,
+    Worker,
+    finish_batch,
+    run_chunk,
+    start_batch,
+)
 from interest_pipeline.posting import sql
 from interest_pipeline.resources.database import DatabaseResource
 
@@ -26,6 +33,8 @@ def start_posting(
     trigger: str,
     run_config: BatchRunConfig,
     run_state: RunState,
+    worker: Worker | None = None,
+    mark_run_failed: MarkRunFailed | None = None,
 ) -> list[ChunkTask]:
     """Validate, close what earlier runs left RUNNING, plan the due or owing accounts, record RUNNING."""
     return start_batch(
@@ -37,6 +46,8 @@ def start_posting(
         run_config=run_config,
         run_state=run_state,
         planner=lambda conn, config: sql.plan_chunks(conn, business_date, config),
+        worker=worker,
+        mark_run_failed=mark_run_failed,
     )
 
 

@@ -7,7 +7,14 @@ import dagster as dg
 from interest_pipeline.batch.chunks import ChunkTask
 from interest_pipeline.batch.config import BatchRunConfig
 from interest_pipeline.batch.lifecycle import finish_batch
-from interest_pipeline.batch.orchestration import business_date, execution_metadata, run_state_lookup
+from interest_pipeline.batch.orchestration import (
+    business_date,
+    execution_metadata,
+    mark_run_failed,
+    retry_transient,
+    run_state_lookup,
+    run_worker,
+)
 from interest_pipeline.batch.trigger import trigger_from_tags
 from interest_pipeline.posting import sql
 from interest_pipeline.posting.lifecycle import post_task, start_posting
@@ -51,6 +58,8 @@ def plan_posting(
         trigger=trigger_from_tags(context.run.tags),
         run_config=config,
         run_state=run_state_lookup(context.instance),
+        worker=run_worker(context),
+        mark_run_failed=mark_run_failed(context.instance),
     )
     due = sum(t.chunk.accounts for t in tasks)
     context.log.info(f"{due} account(s) due in {len(tasks)} chunk(s)")
@@ -62,8 +71,9 @@ def plan_posting(
 def post_chunk(
     context: dg.OpExecutionContext, task: ChunkTask, database: DatabaseResource, ledger: LedgerResource
 ) -> sql.PostingChunkTotals:
-    """Post one chunk: postings, journals, capitalization and results in one transaction."""
-    totals = post_task(database, task, ledger)
+    """Post one chunk: postings, journals, capitalization and results in one transaction;
+    transient errors retried (the ledger's writes are in the same transaction)."""
+    totals = retry_transient(context, task, lambda: post_task(database, task, ledger))
     context.add_output_metadata(
         {
             "accounts_processed": totals.processed,

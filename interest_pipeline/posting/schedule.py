@@ -1,23 +1,16 @@
-"""The posting's daily schedule: 01:00 in the business timezone, for the previous business date.
+"""The posting's schedule: each config row's cron (seeded: 01:00) for the previous business date.
 
 Normally the sensor has posted that date already; the scheduled run then posts nothing new
 (every key exists) and only records an execution whose accounts are all ALREADY_POSTED.
+batch.config_schedule evaluates the rows, so a changed cron takes effect on the next tick.
 """
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import dagster as dg
-
-from interest_pipeline.batch.orchestration import scheduled_run_request
+from interest_pipeline.batch.config_schedule import config_schedule_sensor
 from interest_pipeline.posting.job import interest_posting
 from interest_pipeline.posting.sql import JOB_TYPE
-from interest_pipeline.resources.database import DatabaseResource
-from interest_pipeline.settings import load_settings
-
-# The seeded interest_batch_config default; a schedule's cron is fixed when the definitions load,
-# which must not need the database.
-CRON = "0 1 * * *"
 
 
 def previous_business_date(tick: datetime, timezone: str) -> date:
@@ -25,16 +18,11 @@ def previous_business_date(tick: datetime, timezone: str) -> date:
     return tick.astimezone(ZoneInfo(timezone)).date() - timedelta(days=1)
 
 
-@dg.schedule(
+interest_posting_schedule = config_schedule_sensor(
     name="interest_posting_schedule",
     job=interest_posting,
-    cron_schedule=CRON,
-    execution_timezone=load_settings().business_timezone,
-    description="Posts the previous business date at 01:00; harmless when the sensor already has.",
+    job_type=JOB_TYPE,
+    business_date_of=previous_business_date,
+    description="Posts the previous business date at each enabled config row's cron; harmless when "
+    "the after-accrual sensor already has.",
 )
-def interest_posting_schedule(
-    context: dg.ScheduleEvaluationContext, database: DatabaseResource
-) -> dg.RunRequest | dg.SkipReason:
-    tick = context.scheduled_execution_time or datetime.now(UTC)
-    business_date = previous_business_date(tick, load_settings().business_timezone)
-    return scheduled_run_request(database, JOB_TYPE, business_date, "not posted")

@@ -4,13 +4,15 @@ import dagster as dg
 
 from interest_pipeline.accrual.job import daily_interest_accrual
 from interest_pipeline.batch.config import load_job_config
-from interest_pipeline.batch.tags import PARTITION_TAG, POSTING_FOLLOWS_TAG
+from interest_pipeline.batch.tags import MAX_RUNTIME_TAG, PARTITION_TAG, POSTING_FOLLOWS_TAG
 from interest_pipeline.posting.job import interest_posting
 from interest_pipeline.posting.sql import JOB_TYPE
 from interest_pipeline.resources.database import DatabaseResource
 
 
-def posting_request(run: dg.DagsterRun, enabled: bool) -> dg.RunRequest | dg.SkipReason:
+def posting_request(
+    run: dg.DagsterRun, enabled: bool, timeout_seconds: int | None = None
+) -> dg.RunRequest | dg.SkipReason:
     partition_key = run.tags.get(PARTITION_TAG)
     if partition_key is None:
         return dg.SkipReason(f"accrual run {run.run_id} has no partition (business date)")
@@ -20,7 +22,9 @@ def posting_request(run: dg.DagsterRun, enabled: bool) -> dg.RunRequest | dg.Ski
         return dg.SkipReason(f"{JOB_TYPE} is disabled in interest_batch_config; {partition_key} not posted")
     # One request per successful accrual run: a repair re-run of P's accrual posts P again, which
     # picks up the accounts it unblocked and posts nothing twice.
-    return dg.RunRequest(run_key=f"after-accrual-{run.run_id}", partition_key=partition_key)
+    # The config row's timeout as dagster/max_runtime: run monitoring (daemon) enforces it.
+    tags = {MAX_RUNTIME_TAG: str(timeout_seconds)} if timeout_seconds else {}
+    return dg.RunRequest(run_key=f"after-accrual-{run.run_id}", partition_key=partition_key, tags=tags)
 
 
 @dg.run_status_sensor(
@@ -34,5 +38,5 @@ def interest_posting_after_accrual(
     context: dg.RunStatusSensorContext, database: DatabaseResource
 ) -> dg.RunRequest | dg.SkipReason:
     with database.connect() as conn:
-        enabled = load_job_config(conn, JOB_TYPE).enabled
-    return posting_request(context.dagster_run, enabled)
+        row = load_job_config(conn, JOB_TYPE)
+    return posting_request(context.dagster_run, row.enabled, row.timeout_seconds)

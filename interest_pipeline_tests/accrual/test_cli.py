@@ -1,11 +1,13 @@
 """`interest-pipeline accrue`: real runs on the configured Dagster instance, one per date, in order."""
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
+import psycopg
 import pytest
 from click.testing import CliRunner
 
@@ -29,6 +31,24 @@ def _runs(home: Path) -> list[dg.DagsterRun]:
         return sorted(
             instance.get_runs(), key=lambda r: instance.get_run_record_by_id(r.run_id).create_timestamp
         )  # type: ignore[union-attr]
+
+
+@contextmanager
+def refused_accruals(conn: psycopg.Connection, day: str) -> Iterator[None]:
+    """A trigger that makes every accrual of `day` fail with a check violation, while in the block."""
+    conn.execute(
+        "CREATE FUNCTION refuse_day() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        f" IF NEW.accrual_date = '{day}' THEN RAISE check_violation USING MESSAGE = 'accruals of {day} refused';"
+        " END IF; RETURN NEW; END $$"
+    )
+    conn.execute(
+        "CREATE TRIGGER refuse_day BEFORE INSERT ON interest_accruals FOR EACH ROW EXECUTE FUNCTION refuse_day()"
+    )
+    try:
+        yield
+    finally:
+        conn.execute("DROP TRIGGER refuse_day ON interest_accruals")
+        conn.execute("DROP FUNCTION refuse_day()")
 
 
 def _three_accounts(book: Book) -> None:
@@ -91,11 +111,11 @@ class TestAccrueCommand:
 
     def test_failed_run_stops_the_range_and_exits_non_zero(self, book: Book, dagster_home: Path) -> None:
         _three_accounts(book)
-        outcome = CliRunner().invoke(
-            main, ["accrue", "--from", "2025-03-01", "--to", "2025-03-03", "--batch-size", "0"]
-        )
+        # A failure only the run meets (bad input is refused before any run: reliability tests).
+        with refused_accruals(book.conn, "2025-03-01"):
+            outcome = CliRunner().invoke(main, ["accrue", "--from", "2025-03-01", "--to", "2025-03-03"])
         assert outcome.exit_code != 0
-        assert "batch_size must be between 1 and 1000000, got 0" in outcome.output
+        assert "accruals of 2025-03-01 refused" in outcome.output
         assert "2 later date(s) not run" in outcome.output
         [run] = _runs(dagster_home)
         assert (run.tags["dagster/partition"], run.status) == ("2025-03-01", dg.DagsterRunStatus.FAILURE)

@@ -1,45 +1,57 @@
 """The daily schedule: 00:00 in the business timezone, for the day that just ended; skipped when disabled."""
 
-from datetime import UTC, date, datetime
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import dagster as dg
 import psycopg
 import pytest
 
 from interest_pipeline.accrual.schedule import business_date_ended_at, daily_interest_accrual_schedule
+from interest_pipeline.batch import config_schedule
 from interest_pipeline.definitions import defs
 from interest_pipeline.resources.database import DatabaseResource
-from interest_pipeline_tests.support.schedules import next_tick
 
 
-def _evaluate(tick: datetime) -> object:
-    """A tick as the daemon evaluates it, inside the project's repository (partitions resolved)."""
-    context = dg.build_schedule_context(
-        scheduled_execution_time=tick,
+def _evaluate(tick: datetime, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A tick as the daemon evaluates it, 5 s after `tick`, inside the project's repository."""
+    monkeypatch.setattr(config_schedule, "now_utc", lambda: tick + timedelta(seconds=5))
+    context = dg.build_sensor_context(
+        cursor=json.dumps({"evaluated_at": (tick - timedelta(seconds=25)).timestamp()}),
         resources={"database": DatabaseResource()},
         repository_def=defs.get_repository_def(),
     )
     return daily_interest_accrual_schedule.evaluate_tick(context)
 
 
-class TestSchedule:
-    def test_the_tick_after_a_business_day_is_its_midnight_and_requests_that_day(
-        self, conn: psycopg.Connection
-    ) -> None:
-        tick = next_tick(daily_interest_accrual_schedule, datetime(2025, 2, 28, 12, 0, tzinfo=UTC))
-        assert tick == datetime(2025, 3, 1, 0, 0, tzinfo=UTC)  # the default business timezone is UTC
-        data = _evaluate(tick)
-        [request] = data.run_requests  # type: ignore[attr-defined]
-        assert (request.partition_key, request.run_key) == ("2025-02-28", "2025-02-28")
+def _row_id(conn: psycopg.Connection) -> int:
+    row = conn.execute(
+        "SELECT id FROM interest_batch_config WHERE job_type = 'daily_interest_accrual'"
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
 
-    def test_skipped_when_the_config_row_is_disabled(self, conn: psycopg.Connection) -> None:
+
+class TestSchedule:
+    def test_the_seeded_midnight_tick_requests_the_day_that_ended(
+        self, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        [request] = _evaluate(datetime(2025, 3, 1, 0, 0, tzinfo=UTC), monkeypatch).run_requests
+        assert (request.partition_key, request.run_key) == (
+            "2025-02-28",
+            f"config-{_row_id(conn)}-2025-03-01T00:00:00+00:00",
+        )
+
+    def test_skipped_when_the_config_row_is_disabled(
+        self, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         conn.execute(
             "UPDATE interest_batch_config SET enabled = false WHERE job_type = 'daily_interest_accrual'"
         )
-        data = _evaluate(datetime(2025, 3, 1, 0, 0, tzinfo=UTC))
-        assert data.run_requests == []  # type: ignore[attr-defined]
-        assert "disabled" in data.skip_message  # type: ignore[attr-defined]
-        assert "2025-02-28" in data.skip_message  # type: ignore[attr-defined]
+        data = _evaluate(datetime(2025, 3, 1, 0, 0, tzinfo=UTC), monkeypatch)
+        assert data.run_requests == []
+        assert "disabled" in data.skip_message
 
     @pytest.mark.parametrize(
         ("tick", "timezone", "expected"),

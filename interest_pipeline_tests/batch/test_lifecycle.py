@@ -10,6 +10,7 @@ import pytest
 
 from interest_pipeline.accrual import ops as accrual_ops
 from interest_pipeline.accrual.definitions import accrual_definitions
+from interest_pipeline.alerts.sensor import interest_run_outcomes
 from interest_pipeline.batch.chunks import ChunkTask
 from interest_pipeline.batch.config import BatchRunConfig
 from interest_pipeline.batch.executions import ChunkTotals
@@ -22,6 +23,7 @@ from interest_pipeline.batch.lifecycle import (
 )
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline_tests.accrual.book import Book, accrue
+from interest_pipeline_tests.support.notifier import RecordingNotifier
 
 
 def _running(conn: psycopg.Connection, execution_id: str, started: str = "now()") -> None:
@@ -117,21 +119,17 @@ class TestFailureSensor:
             book.conn.execute(
                 "UPDATE interest_batch_execution SET status = 'RUNNING', completed_at = NULL, error_message = NULL"
             )
-            [sensor] = [
-                s for s in accrual_definitions().sensors or [] if s.name.endswith("failure_closes_execution")
-            ]
-            context = dg.build_run_status_sensor_context(
-                sensor_name=sensor.name,
-                dagster_instance=instance,
-                dagster_run=instance.get_run_by_id(result.run_id),  # type: ignore[arg-type]
-                dagster_event=result.get_run_failure_event(),
-                resources={"database": DatabaseResource()},
-            ).for_run_failure()
-            sensor(context)  # type: ignore[operator]
+            # The run-outcome sensor is the daemon's closer of ends no step reported.
+            interest_run_outcomes.evaluate_tick(
+                dg.build_sensor_context(
+                    instance=instance,
+                    resources={"database": DatabaseResource(), "notifier": RecordingNotifier()},
+                )
+            )
 
         status, message = _status(book.conn, result.run_id)
         assert status == "FAILED"
-        assert message
+        assert message and "Steps failed" in message
 
 
 class TestChunkTransaction:

@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from zoneinfo import ZoneInfoNotFoundError
 
 import psycopg
 import pytest
@@ -13,6 +12,7 @@ from sqlalchemy.engine import URL
 
 from interest_pipeline import settings
 from interest_pipeline.settings import (
+    SettingsError,
     dagster_database_url,
     ensure_dagster_home,
     libpq_url,
@@ -58,13 +58,15 @@ class TestSettings:
     def test_a_bad_step_process_count_fails_at_once(self, monkeypatch: pytest.MonkeyPatch, bad: str) -> None:
         monkeypatch.setenv(settings.STEP_PROCESSES_ENV, bad)
         with pytest.raises(
-            ValueError, match=f"INTEREST_STEP_PROCESSES must be a whole number >= 1, got '{bad}'"
+            SettingsError, match=f"INTEREST_STEP_PROCESSES must be a whole number from 1 to 256, got '{bad}'"
         ):
             load_settings()
 
     def test_a_misspelt_timezone_fails_at_once(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(settings.TIMEZONE_ENV, "Europe/Londn")
-        with pytest.raises(ZoneInfoNotFoundError, match="No time zone found with key Europe/Londn"):
+        with pytest.raises(
+            SettingsError, match=r"INTEREST_BUSINESS_TIMEZONE must be an IANA time zone .* got 'Europe/Londn'"
+        ):
             load_settings()
 
 

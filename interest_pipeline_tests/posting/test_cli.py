@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from interest_pipeline.cli.posting import register_posting_commands
 from interest_pipeline.settings import DAGSTER_DATABASE_URL_ENV
+from interest_pipeline_tests.accrual.test_cli import refused_accruals
 from interest_pipeline_tests.posting.support import Book, accrue_days, days, product
 
 
@@ -96,11 +97,10 @@ class TestRunCommand:
         ]
 
     def test_stops_with_an_error_at_the_first_failed_run(
-        self, cli: click.Group, book: Book, dagster_home: Path
+        self, cli: click.Group, book: Book, dagster_home: Path, conn: psycopg.Connection
     ) -> None:
-        outcome = CliRunner().invoke(
-            cli, ["run", "--from", "2025-01-30", "--to", "2025-02-01", "--batch-size", "0"]
-        )
+        with refused_accruals(conn, "2025-01-30"):
+            outcome = CliRunner().invoke(cli, ["run", "--from", "2025-01-30", "--to", "2025-02-01"])
         assert outcome.exit_code != 0
         assert runs(dagster_home) == [("daily_interest_accrual", "2025-01-30", dg.DagsterRunStatus.FAILURE)]
         assert "5 later run(s) not launched" in outcome.output

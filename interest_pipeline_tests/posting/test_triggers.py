@@ -1,5 +1,6 @@
-"""The sensor that follows a successful accrual run, and the 01:00 schedule."""
+"""The sensor that follows a successful accrual run, and the seeded 01:00 config-row schedule."""
 
+import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -8,12 +9,13 @@ import psycopg
 import pytest
 
 from interest_pipeline.accrual.job import daily_interest_accrual
+from interest_pipeline.batch import config_schedule
 from interest_pipeline.batch.tags import POSTING_FOLLOWS_TAG
+from interest_pipeline.definitions import defs
 from interest_pipeline.posting.schedule import interest_posting_schedule, previous_business_date
 from interest_pipeline.posting.sensor import interest_posting_after_accrual
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline_tests.posting.support import Book, product
-from interest_pipeline_tests.support.schedules import next_tick
 
 
 @pytest.fixture
@@ -51,6 +53,8 @@ class TestSensor:
             assert request.partition_key == "2025-01-31"
             assert request.run_key is not None and request.run_key.startswith("after-accrual-")
             assert request.job_name in (None, "interest_posting")
+            # The posting row's timeout_seconds (seeded 3600), for run monitoring to enforce.
+            assert request.tags["dagster/max_runtime"] == "3600"
 
     def test_accrual_launched_by_run_command_is_left_to_it(self, book: Book) -> None:
         with dg.instance_for_test() as instance:
@@ -63,23 +67,19 @@ class TestSensor:
 
 
 class TestSchedule:
-    def test_the_tick_after_a_business_day_is_one_am_and_posts_that_day(self, book: Book) -> None:
-        tick = next_tick(interest_posting_schedule, datetime(2025, 1, 31, 12, 0, tzinfo=ZoneInfo("UTC")))
-        assert tick == datetime(2025, 2, 1, 1, 0, tzinfo=ZoneInfo("UTC"))
-        context = dg.build_schedule_context(
-            scheduled_execution_time=tick, resources={"database": DatabaseResource()}
-        )
-        request = interest_posting_schedule(context)
-        assert isinstance(request, dg.RunRequest)
-        assert (request.partition_key, request.run_key) == ("2025-01-31", "2025-01-31")
-
-    def test_disabled_config_skips(self, conn: psycopg.Connection, book: Book) -> None:
-        conn.execute("UPDATE interest_batch_config SET enabled = false WHERE job_type = 'interest_posting'")
-        context = dg.build_schedule_context(
-            scheduled_execution_time=datetime(2025, 2, 1, 1, 0, tzinfo=ZoneInfo("UTC")),
+    def test_the_seeded_one_am_tick_posts_the_previous_day(
+        self, book: Book, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        tick = datetime(2025, 2, 1, 1, 0, 5, tzinfo=ZoneInfo("UTC"))
+        monkeypatch.setattr(config_schedule, "now_utc", lambda: tick)
+        context = dg.build_sensor_context(
+            cursor=json.dumps({"evaluated_at": tick.timestamp() - 30}),
             resources={"database": DatabaseResource()},
+            repository_def=defs.get_repository_def(),
         )
-        assert isinstance(interest_posting_schedule(context), dg.SkipReason)
+        [request] = interest_posting_schedule.evaluate_tick(context).run_requests
+        assert request.partition_key == "2025-01-31"
+        assert request.tags["interest_pipeline/trigger"] == "SCHEDULE"
 
     def test_previous_date_is_local(self) -> None:
         # 00:30 UTC on Feb 1 is 01:30 on Feb 1 in Zurich, whose previous day is Jan 31

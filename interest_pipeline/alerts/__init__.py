@@ -1,0 +1,1 @@
+"""Alerts on runs that end badly: one notifier resource, a webhook and an e-mail channel."""

@@ -1,0 +1,137 @@
+"""What happens when a run of either job ends: its execution row is closed if the run ended
+abnormally, and an alert goes out when it ended FAILED, PARTIAL, timed out, or blocked postings.
+
+Called by the run-outcome sensor (daemon) and by the CLI launcher right after an in-process run
+(no daemon); `claim_alert` makes one of them send.
+"""
+
+import logging
+
+import dagster as dg
+import psycopg
+
+from interest_pipeline.alerts.notifier import Alert, NotifierResource
+from interest_pipeline.batch.executions import (
+    RUN_WORKER_LOST,
+    TIMED_OUT,
+    ExecutionRow,
+    claim_alert,
+    close_execution,
+    read_execution,
+    timed_out_message,
+)
+from interest_pipeline.batch.lifecycle import worker_alive
+from interest_pipeline.batch.tags import MAX_RUNTIME_TAG
+from interest_pipeline.resources.database import DatabaseResource
+from interest_pipeline.settings import alert_settings
+
+log = logging.getLogger(__name__)
+ALERT_STATUSES = ("FAILED", "PARTIAL")
+ABNORMAL = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+BLOCKED_REASON = "INCOMPLETE_ACCRUALS%"
+
+
+def abnormal_end(run: dg.DagsterRun, failure_message: str | None) -> tuple[str, str]:
+    """(execution status, error_message) for a Dagster run that failed or was canceled
+    outside any step: killed worker (run monitoring), timeout (max_runtime), cancel."""
+    if run.status == dg.DagsterRunStatus.CANCELED:
+        return "CANCELLED", "the Dagster run was canceled"
+    text = failure_message or "the Dagster run failed"
+    if "maximum runtime" in text and MAX_RUNTIME_TAG in run.tags:
+        return "FAILED", timed_out_message(int(float(run.tags[MAX_RUNTIME_TAG])))
+    if "worker" in text.lower() or CRASH_PREFIX in text:
+        return "FAILED", f"{RUN_WORKER_LOST}: {text}"[:4000]
+    return "FAILED", text[:4000]
+
+
+# What the code server says when the run process it started dies (dagster._grpc.server).
+CRASH_PREFIX = "Run execution process for"
+
+
+def failure_message(instance: dg.DagsterInstance, run_id: str) -> str | None:
+    """What whoever failed the run said: run monitoring names the dead worker or the runtime
+    limit; the code server that started the worker reports its crash as an engine event."""
+
+    def texts(event_type: dg.DagsterEventType) -> list[str]:
+        records = instance.get_records_for_run(run_id, of_type=event_type).records
+        return [
+            text
+            for record in records
+            if (
+                text := (
+                    record.event_log_entry.dagster_event.message
+                    if record.event_log_entry.dagster_event
+                    else None
+                )
+                or record.event_log_entry.message
+            )
+        ]
+
+    crashes = [t for t in texts(dg.DagsterEventType.ENGINE_EVENT) if t.startswith(CRASH_PREFIX)]
+    messages = list(dict.fromkeys([*texts(dg.DagsterEventType.RUN_FAILURE), *crashes]))
+    # The specific reason first (a worker lost, a timeout), Dagster's generic words after it.
+    messages.sort(key=lambda m: "outside the execution context" in m)
+    return "; ".join(messages) or None
+
+
+def blocked_accounts(conn: psycopg.Connection, execution_id: str) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM interest_batch_account_result WHERE execution_id = %s AND reason LIKE %s",
+        (execution_id, BLOCKED_REASON),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def alert_for(row: ExecutionRow, blocked: int, run_url: str) -> Alert | None:
+    timed_out = bool(row.error_message and row.error_message.startswith(TIMED_OUT))
+    if row.status not in ALERT_STATUSES and not timed_out and blocked == 0:
+        return None
+    return Alert(
+        job=row.job_type,
+        business_date=row.business_date.isoformat(),
+        status=TIMED_OUT if timed_out else row.status,
+        run_id=row.id,
+        run_url=run_url,
+        accounts_processed=row.accounts_processed,
+        accounts_succeeded=row.accounts_succeeded,
+        accounts_skipped=row.accounts_skipped,
+        accounts_failed=row.accounts_failed,
+        accounts_blocked=blocked,
+        totals_by_currency=dict(sorted(row.totals_by_currency.items())),
+        error=row.error_message,
+    )
+
+
+def handle_run_end(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, database: DatabaseResource, notifier: NotifierResource
+) -> Alert | None:
+    """Close the run's execution if it is still RUNNING after an abnormal end, then alert once.
+
+    Returns the alert sent (None: nothing to say, already sent, or no execution).
+    """
+    with database.connect() as conn:
+        row = read_execution(conn, run.run_id)
+        if row is not None and row.status == "RUNNING" and run.status in ABNORMAL:
+            status, message = abnormal_end(run, failure_message(instance, run.run_id))
+            if run.status == dg.DagsterRunStatus.FAILURE and not worker_alive(
+                row.worker_host, row.worker_pid
+            ):
+                # Whoever noticed first (run monitoring, the code server) may say only "failed".
+                message = (
+                    f"{RUN_WORKER_LOST}: run worker {row.worker_host}:{row.worker_pid} is gone; {message}"
+                )
+                message = message.replace(f"; {RUN_WORKER_LOST}: ", "; ")[:4000]
+            close_execution(conn, run.run_id, status=status, error_message=message)
+            row = read_execution(conn, run.run_id)
+        if row is None or row.status == "RUNNING":
+            return None
+        run_url = f"{alert_settings().dagster_url}/runs/{row.id}"
+        alert = alert_for(row, blocked_accounts(conn, row.id), run_url)
+        if alert is None or not claim_alert(conn, row.id):
+            return None
+    # After the commit, outside the transaction: a slow channel holds no row lock.
+    try:
+        notifier.notify(alert)
+    except Exception:
+        log.exception("alert for run %s not sent", run.run_id)
+    return alert

@@ -1,0 +1,55 @@
+"""The run-outcome sensor: the daemon's one closer of abnormal ends, and the alert sender.
+
+It sees every finished run of both jobs (by update time, after its cursor): a run Dagster ended
+FAILURE or CANCELED without its execution being closed (a killed worker that run monitoring
+marked failed, a run over dagster/max_runtime, a cancel) gets its execution closed here; then
+any FAILED, PARTIAL, timed-out or blocking run is alerted, once (alerts.outcomes.claim_alert).
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from interest_pipeline.accrual.job import JOB_NAME as ACCRUAL_JOB
+from interest_pipeline.alerts.notifier import NotifierResource
+from interest_pipeline.alerts.outcomes import handle_run_end
+from interest_pipeline.posting.job import JOB_NAME as POSTING_JOB
+from interest_pipeline.resources.database import DatabaseResource
+
+JOBS = (ACCRUAL_JOB, POSTING_JOB)
+FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
+# A first evaluation looks back this far, so turning the sensor on does not alert on old history.
+FIRST_LOOK_BACK = timedelta(days=1)
+BATCH = 100
+
+
+@dg.sensor(
+    name="interest_run_outcomes",
+    minimum_interval_seconds=15,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Closes the execution of a run that ended FAILED or CANCELED outside any step "
+    "(worker lost, timed out, canceled) and alerts on FAILED, PARTIAL, timed-out and blocking runs.",
+)
+def interest_run_outcomes(
+    context: dg.SensorEvaluationContext, database: DatabaseResource, notifier: NotifierResource
+) -> dg.SkipReason:
+    after = (
+        datetime.fromtimestamp(float(context.cursor), UTC)
+        if context.cursor
+        else datetime.now(UTC) - FIRST_LOOK_BACK
+    )
+    records = context.instance.get_run_records(
+        filters=dg.RunsFilter(statuses=FINISHED, updated_after=after),
+        order_by="update_timestamp",
+        ascending=True,
+        limit=BATCH,
+    )
+    alerted = closed = 0
+    for record in records:
+        if record.dagster_run.job_name in JOBS:
+            alert = handle_run_end(context.instance, record.dagster_run, database, notifier)
+            alerted += alert is not None
+            closed += 1
+        after = max(after, record.update_timestamp.astimezone(UTC))
+    context.update_cursor(str(after.timestamp()))
+    return dg.SkipReason(f"{closed} finished run(s) seen, {alerted} alert(s) sent")
