@@ -12,6 +12,8 @@ from interest_pipeline.cli.posting import register_posting_commands
 from interest_pipeline.cli.quickstart import quickstart
 from interest_pipeline.cli.summary import summary
 from interest_pipeline.cli.ui import ui
+from interest_pipeline.cli.worker import worker
+from interest_pipeline.settings import check_executor_settings
 
 # platformdirs warns on every start on machines without XDG_RUNTIME_DIR (pgserver's lock path).
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -29,6 +31,11 @@ def main(verbose: bool) -> None:
     logging.basicConfig(level=level, format="%(message)s")
     # Dagster's own logger prints every step event at DEBUG; the commands print their own summaries.
     logging.getLogger("dagster").setLevel(level)
+    # At the edge: a misspelt executor or broker fails here, before any job is loaded or launched.
+    try:
+        check_executor_settings()
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
 
 
 main.add_command(db)
@@ -39,3 +46,4 @@ main.add_command(ui)
 register_job_commands(main)
 register_posting_commands(main)
 main.add_command(quickstart)
+main.add_command(worker)
