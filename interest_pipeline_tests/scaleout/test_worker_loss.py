@@ -145,7 +145,7 @@ class TestChunksAtOnce:
         tmp_path: Path,
     ) -> None:
         support.set_job_config(celery_db, parallel_threads=3)
-        pool, env = start_pool(2)  # four worker processes for three slots
+        _, env = start_pool(2)  # four worker processes for three slots
         run = launch_accrual(env, tmp_path / "run.log")
         run_id = str(wait_for("the execution", lambda: running_execution(celery_db)))
         wait_for(
