@@ -31,6 +31,7 @@ from interest_pipeline.accrual.sql import accrue_chunk
 from interest_pipeline.batch.config import BatchRunConfig
 from interest_pipeline.batch.lifecycle import finish_batch, run_chunk, start_batch
 from interest_pipeline.data.generate import generate_book
+from interest_pipeline.posting import sql as posting_sql
 from interest_pipeline.posting.lifecycle import post_business_date, unknown_run
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.resources.ledger import PostgresLedgerResource
@@ -39,6 +40,7 @@ from interest_pipeline_tests.posting.support import POSTING_COLUMNS
 from interest_pipeline_tests.support.database import fresh_database, test_server_url
 
 CLI = str(Path(sys.executable).with_name("interest-pipeline"))
+POSTING = posting_sql.JOB_TYPE
 START = date(2025, 1, 1)
 MONTH_END = date(2025, 1, 31)
 # Variables of the surrounding shell that would point a child at another instance or executor.
