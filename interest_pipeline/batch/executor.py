@@ -14,6 +14,7 @@ Whatever the executor, the config row's parallel_threads bounds the chunks of on
 at once (batch.lifecycle.acquire_slot holds one of that many advisory locks per chunk).
 """
 
+import warnings
 from typing import Any
 
 import dagster as dg
@@ -74,6 +75,10 @@ def celery_executor_config(celery: CelerySettings | None = None) -> dict[str, An
 
 def celery_chunk_executor() -> dg.ExecutorDefinition:
     from dagster_celery import celery_executor
+
+    # dagster-celery registers its step task on the run's app again for every step it submits;
+    # Celery 5.7 warns each time (same task, same app), which would bury a run's own output.
+    warnings.filterwarnings("ignore", message="Task name 'execute_plan' is already registered")
 
     return celery_executor.configured(celery_executor_config(), name="celery")
 

@@ -155,6 +155,10 @@ def workers(
 ) -> Iterator[list[Worker]]:
     """Started together on one fresh queue (so nothing left by another test session reaches them)."""
     queue = f"ip-test-{uuid.uuid4().hex[:10]}"
+    # Workers started at once would race to create the derived Dagster database (settings.
+    # ensure_database checks, then creates); a deployment names it (INTEREST_DAGSTER_DATABASE_URL).
+    app = settings.sqlalchemy_url(env[settings.DATABASE_URL_ENV])
+    settings.ensure_database(app.set(database=f"{app.database}_dagster"))
     started = [
         Worker(n, {**env, settings.CELERY_QUEUE_ENV: queue}, logs / f"{n}.log", concurrency) for n in names
     ]
