@@ -146,6 +146,7 @@ def validate_environment() -> None:
     so a bad value stops it with one message naming the variable, before anything is written."""
     load_settings()
     alert_settings()
+    check_executor_settings()
     for name in (DATABASE_URL_ENV, DAGSTER_DATABASE_URL_ENV):
         configured = os.environ.get(name)
         if not configured:
@@ -268,3 +269,59 @@ def ensure_dagster_home(settings: Settings | None = None) -> Path:
     shutil.copyfile(package_path("dagster.yaml"), home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+# --- where a run's chunk steps execute (batch.executor) -------------------------------------
+
+EXECUTOR_ENV = "INTEREST_EXECUTOR"
+EXECUTORS = ("forkserver", "in_process", "celery")
+CELERY_BROKER_ENV = "INTEREST_CELERY_BROKER"
+CELERY_BACKEND_ENV = "INTEREST_CELERY_BACKEND"
+CELERY_QUEUE_ENV = "INTEREST_CELERY_QUEUE"
+DEFAULT_CELERY_BROKER = "amqp://guest:guest@127.0.0.1:5672//"
+# rpc:// sends each step's result back to the run's own reply queue on the broker: nothing else to run.
+DEFAULT_CELERY_BACKEND = "rpc://"
+DEFAULT_CELERY_QUEUE = "dagster"
+_BROKER_SCHEMES = ("amqp", "amqps", "pyamqp", "redis", "rediss")
+_BACKEND_SCHEMES = ("rpc", "redis", "rediss")
+
+
+@dataclass(frozen=True)
+class CelerySettings:
+    broker: str
+    backend: str
+    # The queue runs send chunk steps to and `interest-pipeline worker` listens on by default.
+    queue: str
+
+
+def executor_name() -> str:
+    """INTEREST_EXECUTOR: forkserver (default), in_process or celery; anything else is refused by name."""
+    configured = os.environ.get(EXECUTOR_ENV) or "forkserver"
+    if configured not in EXECUTORS:
+        raise SettingsError(f"{EXECUTOR_ENV} must be one of {', '.join(EXECUTORS)}, got {configured!r}")
+    return configured
+
+
+def celery_settings() -> CelerySettings:
+    """The Celery broker, result backend and queue, checked here so a typo fails before any run starts."""
+    broker = os.environ.get(CELERY_BROKER_ENV) or DEFAULT_CELERY_BROKER
+    backend = os.environ.get(CELERY_BACKEND_ENV) or DEFAULT_CELERY_BACKEND
+    queue = os.environ.get(CELERY_QUEUE_ENV) or DEFAULT_CELERY_QUEUE
+    _check_scheme(CELERY_BROKER_ENV, broker, _BROKER_SCHEMES)
+    _check_scheme(CELERY_BACKEND_ENV, backend, _BACKEND_SCHEMES)
+    if not all(c.isalnum() or c in "._-" for c in queue):
+        raise SettingsError(f"{CELERY_QUEUE_ENV} must be letters, digits, '.', '_' or '-', got {queue!r}")
+    return CelerySettings(broker=broker, backend=backend, queue=queue)
+
+
+def _check_scheme(variable: str, url: str, schemes: tuple[str, ...]) -> None:
+    scheme, separator, _ = url.partition("://")
+    if not separator or scheme not in schemes:
+        starts = ", ".join(f"{s}://" for s in schemes)
+        raise SettingsError(f"{variable} must be a URL starting with one of {starts}, got {url!r}")
+
+
+def check_executor_settings() -> None:
+    """Every executor setting at once (the CLI calls it first): one clear error naming the variable."""
+    if executor_name() == "celery":
+        celery_settings()

@@ -11,8 +11,10 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from interest_pipeline import settings
@@ -112,3 +114,58 @@ class TestWheel:
         assert found["current"] == source_revisions[-1]
         assert found["dagster_yaml"] == (site / "interest_pipeline" / "dagster.yaml").read_text()
         assert "INTEREST_DAGSTER_PG_URL" in found["dagster_yaml"]
+
+
+# The installed package's own command line, as a console script would call it.
+INSTALLED_CLI = "from interest_pipeline.cli import main; main()"
+
+
+def test_an_installed_wheel_migrates_a_fresh_database_and_accrues_a_date_through_the_real_job(
+    wheel: Path, tmp_path: Path
+) -> None:
+    """From outside the checkout: db upgrade, generate, and `accrue --date` (the job on its default
+    executor, step processes forked from the installed package), then the rows it wrote."""
+    site = tmp_path / "site"
+    _pip("install", "--no-deps", "--quiet", "--target", str(site), str(wheel))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DAGSTER_HOME", settings.DAGSTER_PG_URL_ENV, settings.DAGSTER_DATABASE_URL_ENV)
+        and k != settings.EXECUTOR_ENV
+    }
+    env["PYTHONPATH"] = str(site)
+    env[settings.HOME_ENV] = str(tmp_path / "home")
+
+    def installed(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", INSTALLED_CLI, *args],
+            cwd=elsewhere,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, f"{args}: {done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    with fresh_database(migrated=False, prefix="ip_wheel_job") as url:
+        env[settings.DATABASE_URL_ENV] = url.render_as_string(hide_password=False)
+        installed("db", "upgrade")
+        installed("generate", "--accounts", "300", "--start", "2025-01-01", "--days", "31", "--seed", "5")
+        out = installed("accrue", "--date", "2025-01-31")
+        with psycopg.connect(settings.libpq_url(url)) as conn:
+            status, processed, succeeded, totals = conn.execute(
+                "SELECT status, accounts_processed, accounts_succeeded, totals_by_currency"
+                " FROM interest_batch_execution WHERE job_type = 'daily_interest_accrual'"
+            ).fetchone()  # type: ignore[misc]
+            rows, by_currency = conn.execute(
+                "SELECT count(*), (SELECT jsonb_object_agg(currency, total) FROM (SELECT a.currency,"
+                " sum(i.amount)::text AS total FROM interest_accruals i JOIN accounts a ON a.id = i.account_id"
+                " GROUP BY a.currency) t) FROM interest_accruals WHERE accrual_date = '2025-01-31'"
+            ).fetchone()  # type: ignore[misc]
+    assert "2025-01-31 daily_interest_accrual" in out and "SUCCESS" in out
+    assert status == "SUCCESS"
+    assert 0 < succeeded == rows <= processed <= 300
+    assert {c: Decimal(t) for c, t in totals.items()} == {c: Decimal(t) for c, t in by_currency.items()}

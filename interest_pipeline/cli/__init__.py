@@ -16,6 +16,8 @@ from interest_pipeline.cli.quickstart import quickstart
 from interest_pipeline.cli.report import report
 from interest_pipeline.cli.summary import summary
 from interest_pipeline.cli.ui import ui
+from interest_pipeline.cli.worker import worker
+from interest_pipeline.settings import SettingsError, validate_environment
 
 # platformdirs warns on every start on machines without XDG_RUNTIME_DIR (pgserver's lock path).
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -34,6 +36,12 @@ def main(verbose: bool, debug: bool) -> None:
     logging.basicConfig(level=level, format="%(message)s")
     # Dagster's own logger prints every step event at DEBUG; the commands print their own summaries.
     logging.getLogger("dagster").setLevel(level)
+    # At the edge: a misspelt setting (executor, broker, timezone, ...) fails here, before any job
+    # is loaded or launched, as one line naming the variable.
+    try:
+        validate_environment()
+    except SettingsError as error:
+        raise click.UsageError(str(error)) from error
 
 
 main.add_command(db)
@@ -47,3 +55,4 @@ main.add_command(quickstart)
 main.add_command(api)
 main.add_command(report)
 main.add_command(explain)
+main.add_command(worker)

@@ -1,0 +1,1 @@
+"""Scale-out: the celery executor, its workers, deployment files, and the executors' run config."""
