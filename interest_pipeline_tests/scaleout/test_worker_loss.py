@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,10 +23,17 @@ from interest_pipeline.settings import libpq_url
 from interest_pipeline_tests.scaleout import support
 from interest_pipeline_tests.scaleout.support import ACCRUAL, CLI, MONTH_END, Worker
 
+# One xdist process builds this module's book and named workers once (--dist loadgroup): split
+# over two, both would start workers of the same names, which RabbitMQ refuses (pidbox queue).
+pytestmark = pytest.mark.xdist_group("celery-worker-loss")
+
 ACCOUNTS = 400
 BATCH_SIZE = 40  # 10 chunks
 DATE = MONTH_END.isoformat()
-NAMES = ["ip-loss-a", "ip-loss-b"]
+# Unique per session: a worker's node name owns an exclusive pidbox queue on the broker, which a
+# second session (or a fixture set up again by xdist) starting the same name would be refused.
+_SESSION = uuid.uuid4().hex[:8]
+NAMES = [f"ip-loss-a-{_SESSION}", f"ip-loss-b-{_SESSION}"]
 
 
 @pytest.fixture(scope="module")
