@@ -128,6 +128,37 @@ class TestChannels:
             "SELECT count(*) FROM interest_batch_execution WHERE alerted_at IS NOT NULL"
         ).fetchone() == (1,)
 
+    def test_a_posting_that_blocks_accounts_reaches_the_webhook_with_their_count(
+        self,
+        book: Book,
+        webhook: WebhookReceiver,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        conn: psycopg.Connection,
+    ) -> None:
+        # The three accounts accrue Mar 30 but not Mar 31: the month-end posting of Mar 31 finds
+        # their accruals incomplete (Mar 31 missing) and blocks all three.
+        (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+        monkeypatch.setenv(DAGSTER_DATABASE_URL_ENV, "postgresql://unused.invalid/none")
+        accrued = CliRunner().invoke(main, ["accrue", "--date", "2025-03-30"])
+        assert accrued.exit_code == 0, accrued.output
+        assert webhook.bodies == []  # a successful accrual says nothing
+        posted = CliRunner().invoke(main, ["post", "--date", "2025-03-31"])
+        assert posted.exit_code == 0, posted.output
+        [body] = webhook.bodies
+        assert {k: body[k] for k in ("job", "business_date", "status", "accounts_blocked")} == {
+            "job": "interest_posting",
+            "business_date": "2025-03-31",
+            "status": "PARTIAL",
+            "accounts_blocked": 3,
+        }
+        assert conn.execute("SELECT count(*) FROM interest_postings").fetchone() == (0,)
+        reasons = conn.execute(
+            "SELECT DISTINCT reason FROM interest_batch_account_result WHERE job_type = 'interest_posting'"
+        ).fetchall()
+        assert reasons == [("INCOMPLETE_ACCRUALS: missing 2025-03-31",)]
+
     def test_a_successful_run_is_not_alerted(
         self, book: Book, instance: dg.DagsterInstance, webhook: WebhookReceiver
     ) -> None:
