@@ -37,6 +37,7 @@ from interest_pipeline.accrual.sql import OUTCOME_CTES, chunk_parameters
 from interest_pipeline.batch.chunks import MAX_ID, MIN_ID
 from interest_pipeline.data.generate import generate_book
 from interest_pipeline.db import migrate
+from interest_pipeline.definitions import bound
 from interest_pipeline.settings import DATABASE_URL_ENV, libpq_url, sqlalchemy_url
 
 START = date(2025, 1, 1)
@@ -67,16 +68,16 @@ OUTPUT_TABLES = (
 
 
 def in_process_job() -> dg.JobDefinition:
-    return build_accrual_job(dg.in_process_executor)
+    return bound(build_accrual_job(dg.in_process_executor))
 
 
 def multiprocess_job() -> dg.JobDefinition:
-    return build_accrual_job(dg.multiprocess_executor.configured({"max_concurrent": 2}))
+    return bound(build_accrual_job(dg.multiprocess_executor.configured({"max_concurrent": 2})))
 
 
 def forkserver_job() -> dg.JobDefinition:
     """The job's default: forkserver with the job's modules preloaded."""
-    return build_accrual_job()
+    return bound(build_accrual_job())
 
 
 ARRANGEMENTS: dict[str, Callable[[], dg.JobDefinition]] = {

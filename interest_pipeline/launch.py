@@ -226,8 +226,7 @@ def _first_error(result: JobExecutionResult) -> str | None:
 
 def _after_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> None:
     """No daemon sees an in-process run end: close an abnormal end and alert, as its sensor would."""
-    from interest_pipeline.alerts.notifier import notifier_resource
     from interest_pipeline.alerts.outcomes import handle_run_end
-    from interest_pipeline.resources.database import database_resource
+    from interest_pipeline.definitions import DATABASE, NOTIFIER
 
-    handle_run_end(instance, run, database_resource, notifier_resource)
+    handle_run_end(instance, run, DATABASE, NOTIFIER)

@@ -52,3 +52,17 @@ class TestCodeLocation:
             "interest_posting_after_accrual": ["interest_posting"],
             "interest_run_outcomes": [],
         }
+
+
+class TestResourcesBoundOnce:
+    def test_the_job_modules_bind_no_resource_and_definitions_binds_each_once(self) -> None:
+        from interest_pipeline.accrual.job import daily_interest_accrual
+        from interest_pipeline.definitions import DATABASE, LEDGER, NOTIFIER, defs
+        from interest_pipeline.posting.job import interest_posting
+
+        for job in (daily_interest_accrual, interest_posting):
+            # a job module only requires resources; definitions.py provides them
+            assert set(job.resource_defs) <= {"io_manager"}
+            bound = defs.get_job_def(job.name)
+            assert {"database", "ledger", "notifier"} <= set(bound.resource_defs)
+        assert defs.resources == {"database": DATABASE, "ledger": LEDGER, "notifier": NOTIFIER}

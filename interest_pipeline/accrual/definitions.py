@@ -4,12 +4,10 @@ import dagster as dg
 
 from interest_pipeline.accrual.job import daily_interest_accrual
 from interest_pipeline.accrual.schedule import daily_interest_accrual_schedule
-from interest_pipeline.resources.database import database_resource
 
 
 def accrual_definitions() -> dg.Definitions:
     return dg.Definitions(
         jobs=[daily_interest_accrual],
         sensors=[daily_interest_accrual_schedule],
-        resources={"database": database_resource},
     )

@@ -7,7 +7,6 @@ from interest_pipeline.accrual.sql import JOB_TYPE
 from interest_pipeline.batch.executor import chunk_executor
 from interest_pipeline.batch.orchestration import close_execution_on_failure
 from interest_pipeline.batch.tags import JOB_TYPE_TAG
-from interest_pipeline.resources.database import database_resource
 from interest_pipeline.settings import load_settings
 
 JOB_NAME = JOB_TYPE
@@ -32,7 +31,6 @@ def build_accrual_job(executor_def: dg.ExecutorDefinition | None = None) -> dg.J
         name=JOB_NAME,
         partitions_def=business_date_partitions(),
         executor_def=executor_def or chunk_executor("interest_pipeline.accrual.job"),
-        resource_defs={"database": database_resource},
         hooks={close_execution_on_failure},
         tags={JOB_TYPE_TAG: JOB_NAME},
         description="Accrues each eligible account's interest for the night after business date D (spec §2).",
@@ -43,5 +41,8 @@ daily_interest_accrual = build_accrual_job()
 
 
 def reconstructable_accrual_job() -> dg.JobDefinition:
-    """What `dg.reconstructable` points at, so step processes can load the same job."""
-    return daily_interest_accrual
+    """What `dg.reconstructable` points at, so step processes (and Celery workers) load the same
+    job, with the resources definitions.py binds."""
+    from interest_pipeline.definitions import defs  # definitions imports this module
+
+    return defs.get_job_def(JOB_NAME)

@@ -127,6 +127,3 @@ class SettingsNotifierResource(NotifierResource):
         if settings.smtp_url and settings.email_to:
             channels.append(SmtpChannel(settings.smtp_url, list(settings.email_to), settings.email_from))
         return channels
-
-
-notifier_resource = SettingsNotifierResource()

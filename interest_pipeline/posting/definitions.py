@@ -5,8 +5,6 @@ import dagster as dg
 from interest_pipeline.posting.job import interest_posting
 from interest_pipeline.posting.schedule import interest_posting_schedule
 from interest_pipeline.posting.sensor import interest_posting_after_accrual
-from interest_pipeline.resources.database import database_resource
-from interest_pipeline.resources.ledger import PostgresLedgerResource
 
 
 def posting_definitions() -> dg.Definitions:
@@ -16,5 +14,4 @@ def posting_definitions() -> dg.Definitions:
             interest_posting_after_accrual,
             interest_posting_schedule,
         ],
-        resources={"database": database_resource, "ledger": PostgresLedgerResource()},
     )

@@ -8,8 +8,6 @@ from interest_pipeline.batch.orchestration import close_execution_on_failure
 from interest_pipeline.batch.tags import JOB_TYPE_TAG
 from interest_pipeline.posting.ops import close_posting, plan_posting, post_chunk
 from interest_pipeline.posting.sql import JOB_TYPE
-from interest_pipeline.resources.database import database_resource
-from interest_pipeline.resources.ledger import PostgresLedgerResource
 
 JOB_NAME = JOB_TYPE
 
@@ -26,7 +24,6 @@ def build_posting_job(executor_def: dg.ExecutorDefinition | None = None) -> dg.J
         name=JOB_NAME,
         partitions_def=business_date_partitions(),
         executor_def=executor_def or chunk_executor("interest_pipeline.posting.job"),
-        resource_defs={"database": database_resource, "ledger": PostgresLedgerResource()},
         hooks={close_execution_on_failure},
         tags={JOB_TYPE_TAG: JOB_NAME},
         description="Capitalizes the ACCRUED interest of the accounts due on business date P (spec §3).",
@@ -37,5 +34,8 @@ interest_posting = build_posting_job()
 
 
 def reconstructable_posting_job() -> dg.JobDefinition:
-    """What `dg.reconstructable` points at, so step processes can load the same job."""
-    return interest_posting
+    """What `dg.reconstructable` points at, so step processes (and Celery workers) load the same
+    job, with the resources definitions.py binds."""
+    from interest_pipeline.definitions import defs  # definitions imports this module
+
+    return defs.get_job_def(JOB_NAME)

@@ -27,8 +27,3 @@ class DatabaseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         """A connection whose transaction commits when the block ends cleanly, else rolls back."""
         with psycopg.connect(self.conninfo(), autocommit=autocommit) as conn:
             yield conn
-
-
-# One shared instance: Definitions.merge accepts the same resource key from several jobs'
-# definitions only when it is the very same object.
-database_resource = DatabaseResource()

@@ -10,7 +10,8 @@ import dagster as dg
 import psycopg
 from psycopg.rows import dict_row
 
-from interest_pipeline.accrual.job import daily_interest_accrual
+from interest_pipeline.accrual.job import JOB_NAME
+from interest_pipeline.definitions import defs
 
 DEFAULT_OPENED = date(2020, 1, 1)
 
@@ -141,7 +142,7 @@ def accrue(
 ) -> dg.ExecuteInProcessResult:
     """One real run of the job for business date `day` (in-process executor)."""
     run_config = {"ops": {"plan_accrual": {"config": config}}} if config else None
-    return daily_interest_accrual.execute_in_process(
+    return defs.get_job_def(JOB_NAME).execute_in_process(
         partition_key=str(day),
         instance=instance,
         run_config=run_config,

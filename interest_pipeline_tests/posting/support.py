@@ -379,10 +379,11 @@ def posting_run_in_child(p: date, batch_size: int, barrier: Any, outcomes: Any) 
     """Entry point of a spawned process: one real posting run of P on an instance of its own."""
     import dagster as dg
 
-    from interest_pipeline.posting.job import interest_posting
+    from interest_pipeline.definitions import defs
+    from interest_pipeline.posting.job import JOB_NAME
 
     barrier.wait()
-    result = interest_posting.execute_in_process(
+    result = defs.get_job_def(JOB_NAME).execute_in_process(
         partition_key=p.isoformat(),
         instance=dg.DagsterInstance.ephemeral(),
         run_config={"ops": {"plan_posting": {"config": {"batch_size": batch_size}}}},

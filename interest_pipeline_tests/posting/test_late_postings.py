@@ -23,9 +23,10 @@ from sqlalchemy.engine import URL
 
 from interest_pipeline.batch.config import BatchRunConfig
 from interest_pipeline.cli import main
+from interest_pipeline.definitions import defs
 from interest_pipeline.domain import AccountType, DayCount, PostingFrequency, SimulationResult
 from interest_pipeline.posting import sql as posting_sql
-from interest_pipeline.posting.job import interest_posting
+from interest_pipeline.posting.job import JOB_NAME as POSTING_JOB
 from interest_pipeline.posting.lifecycle import post_business_date
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.resources.ledger import PostgresLedgerResource
@@ -446,7 +447,9 @@ class TestThroughTheDagsterJob:
         instance = dg.DagsterInstance.ephemeral()
 
         def post_job(p: date) -> dict[str, object]:
-            result = interest_posting.execute_in_process(partition_key=p.isoformat(), instance=instance)
+            result = defs.get_job_def(POSTING_JOB).execute_in_process(
+                partition_key=p.isoformat(), instance=instance
+            )
             [event] = [
                 e for e in result.all_node_events if e.is_successful_output and e.step_key == "close_posting"
             ]

@@ -29,7 +29,7 @@ def book(conn: psycopg.Connection) -> Book:
 def evaluate_sensor(
     instance: dg.DagsterInstance, tags: dict[str, str] | None = None
 ) -> dg.RunRequest | dg.SkipReason:
-    result = daily_interest_accrual.execute_in_process(
+    result = defs.get_job_def(daily_interest_accrual.name).execute_in_process(
         partition_key="2025-01-31", instance=instance, tags=tags or {}
     )
     [event] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_SUCCESS]

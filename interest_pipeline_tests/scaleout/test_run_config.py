@@ -21,6 +21,7 @@ from interest_pipeline import settings
 from interest_pipeline.accrual.job import build_accrual_job
 from interest_pipeline.batch.executor import CELERY_APP_SETTINGS, chunk_executor
 from interest_pipeline.cli import main
+from interest_pipeline.definitions import bound
 from interest_pipeline.posting.job import build_posting_job
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "scaling.md"
@@ -50,7 +51,7 @@ def configured(executor: dg.ExecutorDefinition) -> dict[str, Any]:
 
 def resolve(name: str, executor_config: dict[str, Any]) -> dict[str, Any]:
     validated = dg.validate_run_config(
-        build_accrual_job(UNCONFIGURED[name]), {"execution": {"config": executor_config}}
+        bound(build_accrual_job(UNCONFIGURED[name])), {"execution": {"config": executor_config}}
     )
     return validated["execution"][UNCONFIGURED[name].name]  # type: ignore[no-any-return]
 
@@ -78,7 +79,7 @@ class TestDocumentedRunConfig:
 
     @pytest.mark.parametrize("name", sorted(UNCONFIGURED))
     def test_the_block_is_a_valid_run_config_of_the_job_on_that_executor(self, name: str) -> None:
-        job = build_accrual_job(UNCONFIGURED[name])
+        job = bound(build_accrual_job(UNCONFIGURED[name]))
         block = blocks("run-config")[name]
         result = dg.validate_run_config(job, block)
         # resolved under the executor's name, with its defaults filled in and every documented key kept
@@ -97,7 +98,7 @@ class TestDocumentedRunConfig:
         config = blocks("run-config")[name]
         config["execution"]["config"]["max_concurent"] = 2
         with pytest.raises(dg.DagsterInvalidConfigError, match="max_concurent"):
-            dg.validate_run_config(build_accrual_job(UNCONFIGURED[name]), config)
+            dg.validate_run_config(bound(build_accrual_job(UNCONFIGURED[name])), config)
 
     @pytest.mark.parametrize("name", ["forkserver", "in_process", "celery"])
     def test_the_block_is_what_chunk_executor_configures(
@@ -129,8 +130,8 @@ class TestExecutorSetting:
     ) -> None:
         default_settings.setenv(settings.EXECUTOR_ENV, choice)
         for job in (
-            build_accrual_job(chunk_executor("interest_pipeline.accrual.job")),
-            build_posting_job(chunk_executor("interest_pipeline.posting.job")),
+            bound(build_accrual_job(chunk_executor("interest_pipeline.accrual.job"))),
+            bound(build_posting_job(chunk_executor("interest_pipeline.posting.job"))),
         ):
             assert job.executor_def.name == executor_name
             # the configured executor needs nothing more from a run's config
