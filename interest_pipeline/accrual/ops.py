@@ -10,14 +10,10 @@ from interest_pipeline.batch.config import BatchRunConfig
 from interest_pipeline.batch.executions import ChunkTotals
 from interest_pipeline.batch.lifecycle import finish_batch, run_chunk, start_batch
 from interest_pipeline.batch.orchestration import (
-    business_date,
     execution_metadata,
-    mark_run_failed,
     retry_transient,
-    run_state_lookup,
-    run_worker,
+    run_facts,
 )
-from interest_pipeline.batch.trigger import trigger_from_tags
 from interest_pipeline.reporting.run_tables import accrual_close
 from interest_pipeline.resources.database import DatabaseResource
 
@@ -27,17 +23,7 @@ def plan_accrual(
     context: dg.OpExecutionContext, config: BatchRunConfig, database: DatabaseResource
 ) -> Iterator[dg.DynamicOutput[ChunkTask]]:
     """Record the execution (RUNNING) and hand out the account chunks, failed-first when configured."""
-    tasks = start_batch(
-        database,
-        job_type=sql.JOB_TYPE,
-        run_id=context.run_id,
-        business_date=business_date(context),
-        trigger=trigger_from_tags(context.run.tags),
-        run_config=config,
-        run_state=run_state_lookup(context.instance),
-        worker=run_worker(context),
-        mark_run_failed=mark_run_failed(context.instance),
-    )
+    tasks = start_batch(database, job_type=sql.JOB_TYPE, run_config=config, **run_facts(context))
     context.log.info(f"{len(tasks)} chunk(s) of at most {tasks[0].config.batch_size} accounts")
     for task in tasks:
         yield dg.DynamicOutput(task, mapping_key=task.chunk.mapping_key)

@@ -3,7 +3,7 @@
 import socket
 from collections.abc import Callable
 from datetime import date
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import dagster as dg
 
@@ -20,6 +20,7 @@ from interest_pipeline.batch.lifecycle import (
 )
 from interest_pipeline.batch.run_launcher import run_worker_pid
 from interest_pipeline.batch.tags import WORKER_HOST_TAG, WORKER_PID_TAG
+from interest_pipeline.batch.trigger import trigger_from_tags
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.settings import load_settings
 
@@ -90,6 +91,19 @@ def mark_run_failed(instance: dg.DagsterInstance) -> MarkRunFailed:
             instance.report_run_failed(run, message)
 
     return mark
+
+
+def run_facts(context: dg.OpExecutionContext) -> dict[str, Any]:
+    """What a plan op tells start_batch about its run: id, business date, trigger, how to ask
+    Dagster about other runs, its worker, and how to fail a run whose worker is gone."""
+    return {
+        "run_id": context.run_id,
+        "business_date": business_date(context),
+        "trigger": trigger_from_tags(context.run.tags),
+        "run_state": run_state_lookup(context.instance),
+        "worker": run_worker(context),
+        "mark_run_failed": mark_run_failed(context.instance),
+    }
 
 
 def retry_transient(context: dg.OpExecutionContext, task: ChunkTask, call: Callable[[], T]) -> T:

@@ -8,14 +8,10 @@ from interest_pipeline.batch.chunks import ChunkTask
 from interest_pipeline.batch.config import BatchRunConfig
 from interest_pipeline.batch.lifecycle import finish_batch
 from interest_pipeline.batch.orchestration import (
-    business_date,
     execution_metadata,
-    mark_run_failed,
     retry_transient,
-    run_state_lookup,
-    run_worker,
+    run_facts,
 )
-from interest_pipeline.batch.trigger import trigger_from_tags
 from interest_pipeline.posting import sql
 from interest_pipeline.posting.lifecycle import post_task, start_posting
 from interest_pipeline.reporting.run_tables import posting_close
@@ -51,16 +47,7 @@ def plan_posting(
     context: dg.OpExecutionContext, config: BatchRunConfig, database: DatabaseResource
 ) -> Iterator[dg.DynamicOutput[ChunkTask]]:
     """Record the execution (RUNNING) and hand out chunks of the accounts due on P or owing a posting."""
-    tasks = start_posting(
-        database,
-        run_id=context.run_id,
-        business_date=business_date(context),
-        trigger=trigger_from_tags(context.run.tags),
-        run_config=config,
-        run_state=run_state_lookup(context.instance),
-        worker=run_worker(context),
-        mark_run_failed=mark_run_failed(context.instance),
-    )
+    tasks = start_posting(database, run_config=config, **run_facts(context))
     due = sum(t.chunk.accounts for t in tasks)
     context.log.info(f"{due} account(s) due in {len(tasks)} chunk(s)")
     for task in tasks:
