@@ -33,10 +33,10 @@ from interest_pipeline.batch.tags import (
     WORKER_PID_TAG,
 )
 from interest_pipeline.db import migrate
+from interest_pipeline.db.admin import database_exists
 from interest_pipeline.db.engine import raw_connection
 from interest_pipeline.settings import (
     SettingsError,
-    database_exists,
     database_url,
     ensure_dagster_home,
     load_settings,

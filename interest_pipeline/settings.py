@@ -16,8 +16,6 @@ from importlib.resources import files
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import psycopg
-from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
 DATABASE_URL_ENV = "INTEREST_DATABASE_URL"
@@ -188,28 +186,6 @@ def with_database(url: str | URL, database: str) -> URL:
     return sqlalchemy_url(url).set(database=database)
 
 
-def ensure_database(url: str | URL) -> None:
-    """Create the database of `url` on its server when it does not exist yet."""
-    target = sqlalchemy_url(url)
-    assert target.database, f"no database named in {target!r}"
-    admin = libpq_url(target.set(database="postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target.database,)).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target.database)))
-
-
-def database_exists(url: str | URL) -> bool:
-    """Whether the database of `url` exists on its server; creates nothing (not even `_dagster`)."""
-    target = sqlalchemy_url(url)
-    admin = libpq_url(target.set(database="postgres"))
-    with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
-        return (
-            conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target.database,)).fetchone()
-            is not None
-        )
-
-
 @cache
 def _embedded_server_url(pgdata: Path) -> str:
     import pgserver  # imported lazily: it is only needed without INTEREST_DATABASE_URL
@@ -232,6 +208,8 @@ def database_url(settings: Settings | None = None) -> URL:
     if configured:
         return sqlalchemy_url(configured)
     url = with_database(embedded_server_url(settings), EMBEDDED_DATABASE)
+    from interest_pipeline.db.admin import ensure_database  # db.admin builds on this module
+
     ensure_database(url)
     os.environ[DATABASE_URL_ENV] = url.render_as_string(hide_password=False)
     return url
@@ -248,6 +226,8 @@ def dagster_database_url(settings: Settings | None = None) -> URL:
         return sqlalchemy_url(configured, "psycopg2")
     app = database_url(settings)
     url = with_database(app, f"{app.database}_dagster" if app.database else EMBEDDED_DAGSTER_DATABASE)
+    from interest_pipeline.db.admin import ensure_database  # db.admin builds on this module
+
     ensure_database(url)
     return sqlalchemy_url(url, "psycopg2")
 

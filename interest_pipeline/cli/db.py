@@ -5,7 +5,8 @@ from sqlalchemy.engine import URL
 
 from interest_pipeline.cli.errors import BadInput
 from interest_pipeline.db import migrate
-from interest_pipeline.settings import DATABASE_URL_ENV, database_exists, database_url, validate_environment
+from interest_pipeline.db.admin import database_exists
+from interest_pipeline.settings import DATABASE_URL_ENV, database_url, validate_environment
 
 
 def _target(revision: str | None = None) -> URL:

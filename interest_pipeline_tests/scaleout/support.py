@@ -31,6 +31,7 @@ from interest_pipeline.accrual.sql import accrue_chunk
 from interest_pipeline.batch.config import BatchRunConfig
 from interest_pipeline.batch.lifecycle import finish_batch, run_chunk, start_batch
 from interest_pipeline.data.generate import generate_book
+from interest_pipeline.db import admin
 from interest_pipeline.posting import sql as posting_sql
 from interest_pipeline.posting.lifecycle import post_business_date, unknown_run
 from interest_pipeline.resources.database import DatabaseResource
@@ -155,10 +156,9 @@ def workers(
 ) -> Iterator[list[Worker]]:
     """Started together on one fresh queue (so nothing left by another test session reaches them)."""
     queue = f"ip-test-{uuid.uuid4().hex[:10]}"
-    # Workers started at once would race to create the derived Dagster database (settings.
-    # ensure_database checks, then creates); a deployment names it (INTEREST_DAGSTER_DATABASE_URL).
+    # Created before the workers start, as a deployment names it (INTEREST_DAGSTER_DATABASE_URL).
     app = settings.sqlalchemy_url(env[settings.DATABASE_URL_ENV])
-    settings.ensure_database(app.set(database=f"{app.database}_dagster"))
+    admin.ensure_database(app.set(database=f"{app.database}_dagster"))
     started = [
         Worker(n, {**env, settings.CELERY_QUEUE_ENV: queue}, logs / f"{n}.log", concurrency) for n in names
     ]
