@@ -9,7 +9,6 @@ import psycopg
 import pytest
 
 from interest_pipeline.accrual import ops as accrual_ops
-from interest_pipeline.accrual.definitions import accrual_definitions
 from interest_pipeline.alerts.sensor import interest_run_outcomes
 from interest_pipeline.batch.chunks import ChunkTask
 from interest_pipeline.batch.config import BatchRunConfig
@@ -21,6 +20,7 @@ from interest_pipeline.batch.lifecycle import (
     start_batch,
     tune_chunk_transaction,
 )
+from interest_pipeline.definitions import defs
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline_tests.accrual.book import Book, accrue
 from interest_pipeline_tests.support.notifier import RecordingNotifier
@@ -60,7 +60,7 @@ class TestCloseStaleExecutions:
 
     def test_next_run_closes_what_a_canceled_run_left_running(self, book: Book) -> None:
         with dg.instance_for_test() as instance:
-            job = accrual_definitions().get_job_def("daily_interest_accrual")
+            job = defs.get_job_def("daily_interest_accrual")
             ghost = instance.create_run_for_job(job, tags={"dagster/partition": "2025-03-01"})
             instance.report_run_canceled(ghost)
             _running(book.conn, ghost.run_id)
