@@ -24,7 +24,10 @@ def is_period_end(frequency: PostingFrequency, p: date, maturity_date: date | No
 
 
 def is_final_posting(p: date, *, maturity_date: date | None, closed_on: date | None) -> bool:
-    return p in (maturity_date, closed_on)
+    """P is the day the account ends: the earlier of maturity and closure. The later of the two
+    is no end of anything (an account closed before it matures, or matured before it is closed,
+    ended on the first), so it is no posting date either."""
+    return p == ended_on(maturity_date=maturity_date, closed_on=closed_on)
 
 
 def ended_on(*, maturity_date: date | None, closed_on: date | None) -> date | None:

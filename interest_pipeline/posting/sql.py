@@ -88,9 +88,10 @@ class PostingChunkTotals(ChunkTotals):
 def due_on(day: str) -> str:
     """Spec §3 "due on P", over accounts a joined with interest_products p, P being the SQL date `day`.
 
-    P is a month's last day exactly when P + 1 is a month's first. A period end after the account
-    ended (closed or matured) is not one of its periods: its last posting is the final one, on the
-    day it ended, even when that posting is made late (see OWED_SQL).
+    P is a month's last day exactly when P + 1 is a month's first. The account ends on the earlier
+    of its maturity and closure dates; the later one ends nothing and is no posting date. A period
+    end after the account ended is not one of its periods: its last posting is the final one, on
+    the day it ended, even when that posting is made late (see OWED_SQL).
     """
     return f"""
 (
@@ -103,8 +104,9 @@ def due_on(day: str) -> str:
         WHEN 'ANNUAL' THEN extract(month FROM {day}) = 12
         ELSE false
     END)
-    OR a.maturity_date = {day}
-    OR a.closed_on = {day}
+    -- the final posting: the day the account ends, the earlier of maturity and closure (least()
+    -- skips a NULL); the later one ends nothing
+    OR least(a.closed_on, a.maturity_date) = {day}
 )
 """
 
@@ -251,8 +253,7 @@ SELECT due.id, due.account_type, due.currency, due.minor_units, due.withholding_
        prev.posting_date, coalesce(prev.carry_out, 0),
        pending.accrued, pending.accrual_count, pending.first_date, pending.last_date
   FROM (SELECT a.id, p.account_type, a.currency, c.minor_units, p.withholding_tax_rate,
-               (a.maturity_date = %(business_date)s::date
-                OR a.closed_on = %(business_date)s::date) IS TRUE AS is_final,
+               (least(a.closed_on, a.maturity_date) = %(business_date)s::date) IS TRUE AS is_final,
                'INT-CAP-' || a.id::text || %(key_suffix)s AS idempotency_key
           FROM accounts a
           JOIN interest_products p ON p.code = a.product_code

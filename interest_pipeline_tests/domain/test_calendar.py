@@ -89,6 +89,16 @@ class TestPostingDue:
     def test_period_end_is_due(self, frequency: PostingFrequency, p: date, expected: bool) -> None:
         assert posting_due(frequency, p, maturity_date=None, closed_on=None) is expected
 
+    @pytest.mark.parametrize("frequency", [F.MONTHLY, F.AT_MATURITY])
+    def test_the_later_of_closure_and_maturity_is_not_due(self, frequency: PostingFrequency) -> None:
+        # closed on Jan 26 before maturing on Jan 31 (a month end too): ended on the 26th
+        assert not posting_due(
+            frequency, date(2025, 1, 31), maturity_date=date(2025, 1, 31), closed_on=date(2025, 1, 26)
+        )
+        assert posting_due(
+            frequency, date(2025, 1, 26), maturity_date=date(2025, 1, 31), closed_on=date(2025, 1, 26)
+        )
+
 
 class TestIsFinalPosting:
     @pytest.mark.parametrize(
@@ -99,6 +109,10 @@ class TestIsFinalPosting:
             (date(2025, 1, 31), date(2025, 1, 31), None, True),
             (date(2025, 1, 31), None, date(2025, 1, 31), True),
             (date(2025, 1, 31), None, date(2025, 1, 30), False),
+            # the account ended on the earlier date: the later one ends nothing
+            (date(2025, 1, 31), date(2025, 1, 31), date(2025, 1, 26), False),
+            (date(2025, 1, 26), date(2025, 1, 31), date(2025, 1, 26), True),
+            (date(2025, 1, 31), date(2025, 1, 11), date(2025, 1, 31), False),
         ],
     )
     def test_final_only_at_maturity_or_closure(

@@ -378,6 +378,30 @@ class TestFinalPosting:
         post_day(conn, FEB_28)
         assert account_results(conn, FEB_28) == {}
 
+    def test_the_later_of_closure_and_maturity_is_no_posting_date(self, conn: psycopg.Connection) -> None:
+        # 1 is closed on Feb 10 before it matures on Feb 20; 2 matures on Feb 5 and is closed on
+        # Feb 25. Each ended on the earlier date, where its final posting is; the later date ends
+        # nothing: not due, no result (before, a run there reported ALREADY_POSTED for them).
+        book = simple_book(
+            conn,
+            {"currency": "USD", "closed_on": date(2025, 2, 10), "maturity_date": date(2025, 2, 20)},
+            {"currency": "USD", "maturity_date": date(2025, 2, 5), "closed_on": date(2025, 2, 25)},
+        )
+        run_days(conn, book, JAN_1, FEB_28)
+        for later in (date(2025, 2, 20), date(2025, 2, 25)):
+            assert due_ids(conn, later) == set()
+            post_day(conn, later)
+            assert account_results(conn, later) == {}
+        assert conn.execute(
+            "SELECT account_id, posting_date, is_final FROM interest_postings ORDER BY account_id, posting_date"
+        ).fetchall() == [
+            (1, JAN_31, False),
+            (1, date(2025, 2, 10), True),
+            (2, JAN_31, False),
+            (2, date(2025, 2, 5), True),
+        ]
+        assert db_postings(conn) == oracle_postings(book.simulate(JAN_1, FEB_28))
+
     def test_at_maturity_product_posts_only_at_maturity(self, conn: psycopg.Connection) -> None:
         book = Book()
         facts = book.add_product(
