@@ -16,6 +16,7 @@ from interest_pipeline.api.types import (
     UpdateInterestBatchConfigInput,
 )
 from interest_pipeline.batch.config import ACCOUNT_TYPES, MAX_BATCH_SIZE
+from interest_pipeline.batch.executions import ExecutionRow
 
 # What a new configuration gets for a field left out: the seeded rows' values.
 CREATE_DEFAULTS: dict[str, Any] = {
@@ -138,7 +139,7 @@ class CancelInterestBatchExecution(graphene.Mutation):  # type: ignore[misc]
     Output = InterestBatchExecution
 
     @staticmethod
-    def mutate(_root: Any, info: Any, id: str) -> repository.ExecutionRow:
+    def mutate(_root: Any, info: Any, id: str) -> ExecutionRow:
         return runs.cancel(info.context, id)
 
 

@@ -18,6 +18,7 @@ from interest_pipeline.api.types import (
     InterestBatchSummary,
     currency_amounts,
 )
+from interest_pipeline.batch.executions import ExecutionRow
 
 
 def _context(info: Any) -> ApiContext:
@@ -74,7 +75,7 @@ class Query(graphene.ObjectType):  # type: ignore[misc]
         return {"data": rows, "total_count": total}
 
     @staticmethod
-    def resolve_get_interest_batch_execution(_root: Any, info: Any, id: str) -> repository.ExecutionRow:
+    def resolve_get_interest_batch_execution(_root: Any, info: Any, id: str) -> ExecutionRow:
         with _context(info).engine.connect() as conn:
             row = repository.get_execution(conn, id)
         if row is None:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Numeric, Table, and_, cast, func, insert, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 
+from interest_pipeline.batch.executions import ExecutionRow
 from interest_pipeline.db.models import (
     Account,
     ApiToken,
@@ -55,28 +56,6 @@ class ConfigRow:
     updated_at: datetime
     created_by: str | None
     updated_by: str | None
-
-
-@dataclass(frozen=True)
-class ExecutionRow:
-    id: str
-    job_type: str
-    business_date: date
-    trigger: str
-    status: str
-    parameters: dict[str, Any]
-    account_ids: list[int] | None
-    account_types: list[str]
-    total_chunks: int
-    chunks_completed: int
-    accounts_processed: int
-    accounts_succeeded: int
-    accounts_skipped: int
-    accounts_failed: int
-    totals_by_currency: dict[str, str]
-    started_at: datetime
-    completed_at: datetime | None
-    error_message: str | None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from interest_pipeline.batch.config import (
     load_job_config,
     merge_config,
 )
+from interest_pipeline.batch.executions import ExecutionRow
 from interest_pipeline.batch.lifecycle import fail_batch
 from interest_pipeline.batch.tags import CANCELLED_BY_TAG, CONFIG_ID_TAG, PARTITION_TAG, TRIGGERED_BY_TAG
 from interest_pipeline.resources.database import DatabaseResource
@@ -122,7 +123,7 @@ def trigger(
     )
 
 
-def cancel(context: ApiContext, execution_id: str) -> repository.ExecutionRow:
+def cancel(context: ApiContext, execution_id: str) -> ExecutionRow:
     """Terminate the execution's run through Dagster and close the execution CANCELLED.
 
     Chunks that committed stay (each is its own transaction); a re-run of the date redoes only

@@ -11,6 +11,7 @@ import graphene
 
 from interest_pipeline.api import repository
 from interest_pipeline.api.scalars import JSON, Decimal
+from interest_pipeline.batch.executions import ExecutionRow
 
 
 class CurrencyAmount(graphene.ObjectType):  # type: ignore[misc]
@@ -71,31 +72,31 @@ class InterestBatchExecution(graphene.ObjectType):  # type: ignore[misc]
     dagster_run_url = graphene.String(required=True)
 
     @staticmethod
-    def resolve_total_accounts(row: repository.ExecutionRow, _info: Any) -> int:
+    def resolve_total_accounts(row: ExecutionRow, _info: Any) -> int:
         return row.accounts_processed
 
     @staticmethod
-    def resolve_succeeded_accounts(row: repository.ExecutionRow, _info: Any) -> int:
+    def resolve_succeeded_accounts(row: ExecutionRow, _info: Any) -> int:
         return row.accounts_succeeded
 
     @staticmethod
-    def resolve_skipped_accounts(row: repository.ExecutionRow, _info: Any) -> int:
+    def resolve_skipped_accounts(row: ExecutionRow, _info: Any) -> int:
         return row.accounts_skipped
 
     @staticmethod
-    def resolve_failed_accounts(row: repository.ExecutionRow, _info: Any) -> int:
+    def resolve_failed_accounts(row: ExecutionRow, _info: Any) -> int:
         return row.accounts_failed
 
     @staticmethod
-    def resolve_totals(row: repository.ExecutionRow, _info: Any) -> list[dict[str, Any]]:
+    def resolve_totals(row: ExecutionRow, _info: Any) -> list[dict[str, Any]]:
         return currency_amounts(row.totals_by_currency)
 
     @staticmethod
-    def resolve_account_ids(row: repository.ExecutionRow, _info: Any) -> list[str] | None:
+    def resolve_account_ids(row: ExecutionRow, _info: Any) -> list[str] | None:
         return None if row.account_ids is None else [str(i) for i in row.account_ids]
 
     @staticmethod
-    def resolve_dagster_run_url(row: repository.ExecutionRow, info: Any) -> str:
+    def resolve_dagster_run_url(row: ExecutionRow, info: Any) -> str:
         return str(info.context.dagster.run_url(row.id))
 
 

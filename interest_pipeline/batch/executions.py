@@ -8,7 +8,7 @@ decides the final status.
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -77,6 +77,10 @@ class ExecutionRow:
     error_message: str | None
     worker_host: str | None = None
     worker_pid: int | None = None
+
+
+# The row's columns are its fields' names (the API's repository selects them by the same rule).
+EXECUTION_COLUMNS = ", ".join(f.name for f in fields(ExecutionRow))
 
 
 def open_execution(
@@ -182,11 +186,7 @@ def close_execution(
 def read_execution(conn: psycopg.Connection, execution_id: str) -> ExecutionRow | None:
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
-            "SELECT id, job_type, business_date, trigger, status, parameters, account_ids, account_types,"
-            " include_dormant, total_chunks, chunks_completed, accounts_processed, accounts_succeeded,"
-            " accounts_skipped, accounts_failed, totals_by_currency, started_at, completed_at,"
-            " error_message, worker_host, worker_pid FROM interest_batch_execution WHERE id = %s",
-            (execution_id,),
+            f"SELECT {EXECUTION_COLUMNS} FROM interest_batch_execution WHERE id = %s", (execution_id,)
         ).fetchone()
     return ExecutionRow(**row) if row else None
 
