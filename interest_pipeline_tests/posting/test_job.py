@@ -70,16 +70,20 @@ def output_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
     return {k: v.value for k, v in event.event_specific_data.metadata.items()}  # type: ignore[union-attr]
 
 
-@pytest.fixture
-def book(conn: psycopg.Connection) -> Book:
-    """Twelve accounts in three currencies with 15 % tax, accrued all of January."""
+def january_book(conn: psycopg.Connection, accounts: int) -> Book:
+    """Accounts 1..N in three currencies with 15 % tax, accrued all of January."""
     book = Book()
     facts = book.add_product(product("SAV", tax="15"))
-    for n in range(1, 13):
+    for n in range(1, accounts + 1):
         book.add_account(facts, n, currency=["USD", "JPY", "KWD"][n % 3], balance=f"{1000 * n}.0000")
     book.write(conn)
     accrue_days(conn, book, days(JAN_1, JAN_31))
     return book
+
+
+@pytest.fixture
+def book(conn: psycopg.Connection) -> Book:
+    return january_book(conn, 12)
 
 
 class TestPostingRun:

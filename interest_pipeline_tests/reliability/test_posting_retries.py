@@ -10,28 +10,19 @@ from sqlalchemy.engine import URL
 from interest_pipeline.settings import libpq_url
 from interest_pipeline_tests.posting.support import (
     Book,
-    accrue_days,
-    days,
     db_ledger,
     db_postings,
     oracle_ledger,
     oracle_postings,
-    product,
 )
-from interest_pipeline_tests.posting.test_job import JAN_1, JAN_31, post
+from interest_pipeline_tests.posting.test_job import JAN_1, JAN_31, january_book, post
 from interest_pipeline_tests.reliability.conftest import set_config
 from interest_pipeline_tests.support.blocking import TableLock
 
 
 @pytest.fixture
 def posting_book(conn: psycopg.Connection) -> Book:
-    book = Book()
-    facts = book.add_product(product("SAV", tax="15"))
-    for n in range(1, 7):
-        book.add_account(facts, n, currency=["USD", "JPY", "KWD"][n % 3], balance=f"{1000 * n}.0000")
-    book.write(conn)
-    accrue_days(conn, book, days(JAN_1, JAN_31))
-    return book
+    return january_book(conn, 6)
 
 
 class TestPostingChunkRetry:
