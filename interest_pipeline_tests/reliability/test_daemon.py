@@ -50,6 +50,23 @@ def _run_status(daemon: Daemon, run_id: str) -> dg.DagsterRunStatus | None:
         return run.status if run else None
 
 
+def _run_story(daemon: Daemon, run_id: str) -> str:
+    """The run's engine and failure messages and the daemon's log: what a failed assertion needs."""
+    with daemon.instance() as instance:
+        records = instance.get_records_for_run(run_id).records
+        lines = [
+            f"{r.event_log_entry.dagster_event_type}: {r.event_log_entry.message}"
+            for r in records
+            if r.event_log_entry.dagster_event_type
+            in (
+                dg.DagsterEventType.RUN_FAILURE,
+                dg.DagsterEventType.ENGINE_EVENT,
+                dg.DagsterEventType.RUN_START,
+            )
+        ]
+    return "\n".join(lines[-20:]) + f"\ndaemon log: {daemon.log.read_text()[-4000:]}"
+
+
 class TestRunMonitoring:
     def test_a_killed_run_worker_is_failed_by_the_daemon_and_its_execution_closed(
         self,
@@ -65,7 +82,9 @@ class TestRunMonitoring:
         [running] = book.executions()
         worker = running["worker_pid"]
         assert running["status"] == "RUNNING" and worker and process_alive(worker)
-        assert _run_status(daemon, running["id"]) == dg.DagsterRunStatus.STARTED
+        assert _run_status(daemon, running["id"]) == dg.DagsterRunStatus.STARTED, _run_story(
+            daemon, running["id"]
+        )
 
         processes.kill_pid_tree(worker)  # kill -9 of the worker and its step processes
         accruals_lock.terminate(backend)

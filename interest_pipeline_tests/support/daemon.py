@@ -22,6 +22,7 @@ from interest_pipeline.settings import (
     sqlalchemy_url,
 )
 from interest_pipeline_tests.support import processes
+from interest_pipeline_tests.support.servers import TEST_GRPC_TIMEOUT_SECONDS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -52,11 +53,20 @@ class Daemon:
         )  # fmt: skip
 
 
+# On a loaded CI machine a run worker can take minutes to load: the test daemon must not fail a
+# slow start (start timeout) or a slow launch call (gRPC deadline, servers.TEST_GRPC_TIMEOUT_SECONDS)
+# as if it were the lost worker these tests are about.
+TEST_START_TIMEOUT_SECONDS = 900
+
+
 def dagster_yaml(poll_seconds: int) -> str:
-    """The package's instance config, with run monitoring polled every `poll_seconds`."""
+    """The package's instance config, with run monitoring polled every `poll_seconds` and a start
+    timeout no loaded test machine reaches."""
     text = package_path("dagster.yaml").read_text()
-    assert "poll_interval_seconds: 30" in text
-    return text.replace("poll_interval_seconds: 30", f"poll_interval_seconds: {poll_seconds}")
+    assert "poll_interval_seconds: 30" in text and "start_timeout_seconds: 180" in text
+    return text.replace("poll_interval_seconds: 30", f"poll_interval_seconds: {poll_seconds}").replace(
+        "start_timeout_seconds: 180", f"start_timeout_seconds: {TEST_START_TIMEOUT_SECONDS}"
+    )
 
 
 @contextmanager
@@ -74,6 +84,7 @@ def running_daemon(app_url: URL, home: Path, ready_timeout: float = 180.0) -> It
         DATABASE_URL_ENV: app_url.render_as_string(hide_password=False),
         DAGSTER_PG_URL_ENV: sqlalchemy_url(storage, "psycopg2").render_as_string(hide_password=False),
         "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+        "DAGSTER_GRPC_TIMEOUT_SECONDS": str(TEST_GRPC_TIMEOUT_SECONDS),
     }
     os.environ[DAGSTER_PG_URL_ENV] = env[DAGSTER_PG_URL_ENV]  # so this process reads the same instance
     log = home / "daemon.log"

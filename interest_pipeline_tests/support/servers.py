@@ -24,6 +24,11 @@ import requests
 
 from interest_pipeline.settings import DATABASE_URL_ENV, HOME_ENV, REPO_ROOT, ensure_dagster_home
 
+# Dagster's gRPC deadline (60 s by default) for the test servers' calls to their code server: on a CI
+# machine whose two cores run two test processes and their servers, a run launch can outlast 60 s,
+# and the daemon then fails the run while its worker starts anyway.
+TEST_GRPC_TIMEOUT_SECONDS = 600
+
 BIN = Path(sys.executable).parent
 
 
@@ -121,6 +126,7 @@ def dagster_environment(
         os.environ.update(saved)
     env.update(extra or {})
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env.setdefault("DAGSTER_GRPC_TIMEOUT_SECONDS", str(TEST_GRPC_TIMEOUT_SECONDS))
     yield env
 
 
