@@ -2,6 +2,8 @@
 
 Validation happens here, before anything is written, so a run with bad input leaves no trace
 in the execution tables and fails with a message naming every problem at once.
+The rows are read by SQLAlchemy Core statements over `db.tables`, on the caller's psycopg
+connection (`db.core`).
 """
 
 from collections.abc import Mapping, Sequence

@@ -4,6 +4,12 @@ its account results, and the latest status per (account, job type).
 Each chunk adds its counts to the execution row in its own transaction, so the row always
 matches the committed account results, whatever happens to the run afterwards; closing only
 decides the final status.
+
+The repository of these tables: its statements are SQLAlchemy Core over `db.tables`, run by
+`db.core` on the caller's psycopg connection (inside a chunk's transaction when called from one)
+and read into the row types below. Only the result and status writes of the chunk statements,
+`account_results_insert` and `account_status_upsert`, are SQL text: they are CTE bodies of the
+accrual's and posting's set-based statements.
 """
 
 from collections.abc import Mapping
