@@ -8,16 +8,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import psycopg
-from sqlalchemy import ColumnElement, Label, distinct, func, select
+from sqlalchemy import ColumnElement, FromClause, Label, distinct, func, select
 from tabulate import tabulate
 
 from interest_pipeline.db import core
 from interest_pipeline.db.tables import ACCOUNT, ACCRUAL, EXECUTION, LEDGER, POSTING
 from interest_pipeline.domain.enums import AccountStatus, AccrualStatus
 from interest_pipeline.posting.sql import WaitingPosting
+
+Row = TypeVar("Row")
 
 
 @dataclass(frozen=True)
@@ -94,86 +96,79 @@ def _count_where(condition: ColumnElement[bool], label: str) -> Label[int]:
     return func.count().filter(condition).label(label)
 
 
+def _grouped(
+    conn: psycopg.Connection,
+    row_type: type[Row],
+    keys: list[ColumnElement[Any]],
+    *figures: ColumnElement[Any],
+    source: FromClause | None = None,
+    where: ColumnElement[bool] | None = None,
+) -> list[Row]:
+    """One summary table: the figures per key, in key order."""
+    query = select(*keys, *figures).group_by(*keys).order_by(*keys)
+    if source is not None:
+        query = query.select_from(source)
+    if where is not None:
+        query = query.where(where)
+    return core.fetch_all(conn, query, row_type)
+
+
 def summary(conn: psycopg.Connection, start: date | None = None, end: date | None = None) -> list[Table]:
     """Accounts, accruals, postings (gross/tax/net per currency), executions; optionally for a date range."""
     lo = start or date.min
     hi = end or date.max
     a, i, p, ledger_, e = ACCOUNT.c, ACCRUAL.c, POSTING.c, LEDGER.c, EXECUTION.c
-    accounts = core.fetch_all(
+    accounts = _grouped(
         conn,
-        select(
-            a.currency,
-            func.count().label("accounts"),
-            _count_where(a.status == AccountStatus.ACTIVE, "active"),
-            _count_where(a.status == AccountStatus.DORMANT, "dormant"),
-            _count_where(a.status == AccountStatus.CLOSED, "closed"),
-        )
-        .group_by(a.currency)
-        .order_by(a.currency),
         CurrencyAccounts,
+        [a.currency],
+        func.count().label("accounts"),
+        _count_where(a.status == AccountStatus.ACTIVE, "active"),
+        _count_where(a.status == AccountStatus.DORMANT, "dormant"),
+        _count_where(a.status == AccountStatus.CLOSED, "closed"),
     )
-    accruals = core.fetch_all(
+    accruals = _grouped(
         conn,
-        select(
-            a.currency,
-            func.count().label("rows"),
-            func.count(distinct(i.account_id)).label("accounts"),
-            func.sum(i.amount).label("accrued"),
-            _count_where(i.status == AccrualStatus.CAPITALIZED, "capitalized_rows"),
-            _count_where(i.status == AccrualStatus.ACCRUED, "open_rows"),
-        )
-        .select_from(ACCRUAL.join(ACCOUNT, a.id == i.account_id))
-        .where(i.accrual_date.between(lo, hi))
-        .group_by(a.currency)
-        .order_by(a.currency),
         CurrencyAccruals,
+        [a.currency],
+        func.count().label("rows"),
+        func.count(distinct(i.account_id)).label("accounts"),
+        func.sum(i.amount).label("accrued"),
+        _count_where(i.status == AccrualStatus.CAPITALIZED, "capitalized_rows"),
+        _count_where(i.status == AccrualStatus.ACCRUED, "open_rows"),
+        source=ACCRUAL.join(ACCOUNT, a.id == i.account_id),
+        where=i.accrual_date.between(lo, hi),
     )
-    postings = core.fetch_all(
+    postings = _grouped(
         conn,
-        select(
-            p.currency,
-            func.count().label("postings"),
-            _count_where(p.is_final, "final"),
-            func.sum(p.gross).label("gross"),
-            func.sum(p.tax).label("tax"),
-            func.sum(p.net).label("net"),
-            func.sum(p.written_off).label("written_off"),
-        )
-        .where(p.posting_date.between(lo, hi))
-        .group_by(p.currency)
-        .order_by(p.currency),
         CurrencyPostings,
+        [p.currency],
+        func.count().label("postings"),
+        _count_where(p.is_final, "final"),
+        *(func.sum(p[name]).label(name) for name in ("gross", "tax", "net", "written_off")),
+        where=p.posting_date.between(lo, hi),
     )
-    ledger = core.fetch_all(
+    ledger = _grouped(
         conn,
-        select(
-            ledger_.currency,
-            func.count(distinct(ledger_.journal_key)).label("journals"),
-            func.count().label("lines"),
-            func.sum(ledger_.debit).label("debit"),
-            func.sum(ledger_.credit).label("credit"),
-        )
-        .where(ledger_.value_date.between(lo, hi))
-        .group_by(ledger_.currency)
-        .order_by(ledger_.currency),
         CurrencyLedger,
+        [ledger_.currency],
+        func.count(distinct(ledger_.journal_key)).label("journals"),
+        func.count().label("lines"),
+        func.sum(ledger_.debit).label("debit"),
+        func.sum(ledger_.credit).label("credit"),
+        where=ledger_.value_date.between(lo, hi),
     )
-    executions = core.fetch_all(
+    executions = _grouped(
         conn,
-        select(
-            e.job_type,
-            e.status,
-            func.count().label("runs"),
-            func.min(e.business_date).label("first_date"),
-            func.max(e.business_date).label("last_date"),
-            func.sum(e.accounts_succeeded).label("succeeded"),
-            func.sum(e.accounts_skipped).label("skipped"),
-            func.sum(e.accounts_failed).label("failed"),
-        )
-        .where(e.business_date.between(lo, hi))
-        .group_by(e.job_type, e.status)
-        .order_by(e.job_type, e.status),
         JobStatusExecutions,
+        [e.job_type, e.status],
+        func.count().label("runs"),
+        func.min(e.business_date).label("first_date"),
+        func.max(e.business_date).label("last_date"),
+        func.sum(e.accounts_succeeded).label("succeeded"),
+        func.sum(e.accounts_skipped).label("skipped"),
+        func.sum(e.accounts_failed).label("failed"),
+        where=e.business_date.between(lo, hi),
     )
     return [
         Table("Accounts", ("currency", "accounts", "active", "dormant", "closed"), _text(accounts)),
