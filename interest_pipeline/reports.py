@@ -1,13 +1,25 @@
-"""Read-only summaries of the book and what the pipeline did to it, for people at a terminal."""
+"""Read-only summaries of the book and what the pipeline did to it, for people at a terminal.
 
+The summary's queries are Core statements over the models' tables (db/tables.py), read as named
+rows per currency or per job and status.
+"""
+
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any, NamedTuple, TypeVar
 
 import psycopg
+from sqlalchemy import ColumnElement, FromClause, Label, distinct, func, select
 from tabulate import tabulate
 
+from interest_pipeline.db import core
+from interest_pipeline.db.tables import ACCOUNT, ACCRUAL, EXECUTION, LEDGER, POSTING
+from interest_pipeline.domain.enums import AccountStatus, AccrualStatus
 from interest_pipeline.posting.sql import WaitingPosting
+
+Row = TypeVar("Row")
 
 
 @dataclass(frozen=True)
@@ -29,58 +41,135 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def _text(rows: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
+def _text(rows: Sequence[tuple[object, ...]]) -> list[tuple[object, ...]]:
     # Amounts stay exact strings: tabulate would otherwise format Decimals through float.
     return [tuple(_cell(v) for v in row) for row in rows]
+
+
+class CurrencyAccounts(NamedTuple):
+    currency: str
+    accounts: int
+    active: int
+    dormant: int
+    closed: int
+
+
+class CurrencyAccruals(NamedTuple):
+    currency: str
+    rows: int
+    accounts: int
+    accrued: Decimal
+    capitalized_rows: int
+    open_rows: int
+
+
+class CurrencyPostings(NamedTuple):
+    currency: str
+    postings: int
+    final: int
+    gross: Decimal
+    tax: Decimal
+    net: Decimal
+    written_off: Decimal
+
+
+class CurrencyLedger(NamedTuple):
+    currency: str
+    journals: int
+    lines: int
+    debit: Decimal
+    credit: Decimal
+
+
+class JobStatusExecutions(NamedTuple):
+    job_type: str
+    status: str
+    runs: int
+    first_date: date
+    last_date: date
+    succeeded: int
+    skipped: int
+    failed: int
+
+
+def _count_where(condition: ColumnElement[bool], label: str) -> Label[int]:
+    return func.count().filter(condition).label(label)
+
+
+def _grouped(
+    conn: psycopg.Connection,
+    row_type: type[Row],
+    keys: list[ColumnElement[Any]],
+    *figures: ColumnElement[Any],
+    source: FromClause | None = None,
+    where: ColumnElement[bool] | None = None,
+) -> list[Row]:
+    """One summary table: the figures per key, in key order."""
+    query = select(*keys, *figures).group_by(*keys).order_by(*keys)
+    if source is not None:
+        query = query.select_from(source)
+    if where is not None:
+        query = query.where(where)
+    return core.fetch_all(conn, query, row_type)
 
 
 def summary(conn: psycopg.Connection, start: date | None = None, end: date | None = None) -> list[Table]:
     """Accounts, accruals, postings (gross/tax/net per currency), executions; optionally for a date range."""
     lo = start or date.min
     hi = end or date.max
-    accounts = conn.execute(
-        """
-        SELECT a.currency, count(*), count(*) FILTER (WHERE a.status = 'ACTIVE'),
-               count(*) FILTER (WHERE a.status = 'DORMANT'), count(*) FILTER (WHERE a.status = 'CLOSED')
-          FROM accounts a GROUP BY a.currency ORDER BY a.currency
-        """
-    ).fetchall()
-    accruals = conn.execute(
-        """
-        SELECT a.currency, count(*), count(DISTINCT i.account_id), sum(i.amount),
-               count(*) FILTER (WHERE i.status = 'CAPITALIZED'), count(*) FILTER (WHERE i.status = 'ACCRUED')
-          FROM interest_accruals i JOIN accounts a ON a.id = i.account_id
-         WHERE i.accrual_date BETWEEN %s AND %s
-         GROUP BY a.currency ORDER BY a.currency
-        """,
-        (lo, hi),
-    ).fetchall()
-    postings = conn.execute(
-        """
-        SELECT currency, count(*), count(*) FILTER (WHERE is_final), sum(gross), sum(tax), sum(net),
-               sum(written_off)
-          FROM interest_postings WHERE posting_date BETWEEN %s AND %s
-         GROUP BY currency ORDER BY currency
-        """,
-        (lo, hi),
-    ).fetchall()
-    ledger = conn.execute(
-        """
-        SELECT currency, count(DISTINCT journal_key), count(*), sum(debit), sum(credit)
-          FROM ledger_entries WHERE value_date BETWEEN %s AND %s
-         GROUP BY currency ORDER BY currency
-        """,
-        (lo, hi),
-    ).fetchall()
-    executions = conn.execute(
-        """
-        SELECT job_type, status, count(*), min(business_date), max(business_date), sum(accounts_succeeded),
-               sum(accounts_skipped), sum(accounts_failed)
-          FROM interest_batch_execution WHERE business_date BETWEEN %s AND %s
-         GROUP BY job_type, status ORDER BY job_type, status
-        """,
-        (lo, hi),
-    ).fetchall()
+    a, i, p, ledger_, e = ACCOUNT.c, ACCRUAL.c, POSTING.c, LEDGER.c, EXECUTION.c
+    accounts = _grouped(
+        conn,
+        CurrencyAccounts,
+        [a.currency],
+        func.count().label("accounts"),
+        _count_where(a.status == AccountStatus.ACTIVE, "active"),
+        _count_where(a.status == AccountStatus.DORMANT, "dormant"),
+        _count_where(a.status == AccountStatus.CLOSED, "closed"),
+    )
+    accruals = _grouped(
+        conn,
+        CurrencyAccruals,
+        [a.currency],
+        func.count().label("rows"),
+        func.count(distinct(i.account_id)).label("accounts"),
+        func.sum(i.amount).label("accrued"),
+        _count_where(i.status == AccrualStatus.CAPITALIZED, "capitalized_rows"),
+        _count_where(i.status == AccrualStatus.ACCRUED, "open_rows"),
+        source=ACCRUAL.join(ACCOUNT, a.id == i.account_id),
+        where=i.accrual_date.between(lo, hi),
+    )
+    postings = _grouped(
+        conn,
+        CurrencyPostings,
+        [p.currency],
+        func.count().label("postings"),
+        _count_where(p.is_final, "final"),
+        *(func.sum(p[name]).label(name) for name in ("gross", "tax", "net", "written_off")),
+        where=p.posting_date.between(lo, hi),
+    )
+    ledger = _grouped(
+        conn,
+        CurrencyLedger,
+        [ledger_.currency],
+        func.count(distinct(ledger_.journal_key)).label("journals"),
+        func.count().label("lines"),
+        func.sum(ledger_.debit).label("debit"),
+        func.sum(ledger_.credit).label("credit"),
+        where=ledger_.value_date.between(lo, hi),
+    )
+    executions = _grouped(
+        conn,
+        JobStatusExecutions,
+        [e.job_type, e.status],
+        func.count().label("runs"),
+        func.min(e.business_date).label("first_date"),
+        func.max(e.business_date).label("last_date"),
+        func.sum(e.accounts_succeeded).label("succeeded"),
+        func.sum(e.accounts_skipped).label("skipped"),
+        func.sum(e.accounts_failed).label("failed"),
+        where=e.business_date.between(lo, hi),
+    )
     return [
         Table("Accounts", ("currency", "accounts", "active", "dormant", "closed"), _text(accounts)),
         Table(

@@ -17,6 +17,7 @@ from interest_pipeline.batch.executions import (
     ExecutionRow,
     claim_alert,
     close_execution,
+    count_results,
     read_execution,
     timed_out_message,
 )
@@ -75,11 +76,7 @@ def failure_message(instance: dg.DagsterInstance, run_id: str) -> str | None:
 
 
 def blocked_accounts(conn: psycopg.Connection, execution_id: str) -> int:
-    row = conn.execute(
-        "SELECT count(*) FROM interest_batch_account_result WHERE execution_id = %s AND reason LIKE %s",
-        (execution_id, BLOCKED_REASON),
-    ).fetchone()
-    return int(row[0]) if row else 0
+    return count_results(conn, execution_id, BLOCKED_REASON)
 
 
 def alert_for(row: ExecutionRow, blocked: int, run_url: str) -> Alert | None:

@@ -8,29 +8,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Connection, Numeric, Table, and_, cast, func, insert, literal_column, select, update
+from sqlalchemy import Connection, Numeric, and_, cast, func, insert, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 
-from interest_pipeline.batch.executions import ExecutionRow
-from interest_pipeline.db.models import (
-    Account,
-    ApiToken,
-    InterestBatchAccountResult,
-    InterestBatchConfig,
-    InterestBatchExecution,
-)
+from interest_pipeline.batch.executions import EXECUTION_COLUMNS, ExecutionRow
+from interest_pipeline.db.core import columns_of, typed
+from interest_pipeline.db.tables import ACCOUNT, CONFIG, EXECUTION, RESULT, TOKEN
 from interest_pipeline.domain.enums import ExecutionStatus, JobType, ResultStatus
-
-# The models' tables (Core statements over them; the ORM classes are the schema contract).
-CONFIG: Table = InterestBatchConfig.__table__  # type: ignore[assignment]
-EXECUTION: Table = InterestBatchExecution.__table__  # type: ignore[assignment]
-RESULT: Table = InterestBatchAccountResult.__table__  # type: ignore[assignment]
-ACCOUNT: Table = Account.__table__  # type: ignore[assignment]
-TOKEN: Table = ApiToken.__table__  # type: ignore[assignment]
-
-Row = TypeVar("Row")
 
 
 class DuplicateName(Exception):
@@ -95,23 +81,19 @@ class TokenRow:
     revoked_at: datetime | None
 
 
-def _typed(cls: type[Row], mapping: Any) -> Row:
-    return cls(**{f.name: mapping[f.name] for f in fields(cls)})  # type: ignore[arg-type]
-
-
 # --- configurations ---------------------------------------------------------------------------
 
-CONFIG_COLUMNS = [CONFIG.c[f.name] for f in fields(ConfigRow)]
+CONFIG_COLUMNS = columns_of(CONFIG, ConfigRow)
 
 
 def list_configs(conn: Connection) -> list[ConfigRow]:
     rows = conn.execute(select(*CONFIG_COLUMNS).order_by(CONFIG.c.job_type, CONFIG.c.id)).mappings()
-    return [_typed(ConfigRow, r) for r in rows]
+    return [typed(ConfigRow, r) for r in rows]
 
 
 def get_config(conn: Connection, config_id: int) -> ConfigRow | None:
     row = conn.execute(select(*CONFIG_COLUMNS).where(CONFIG.c.id == config_id)).mappings().first()
-    return _typed(ConfigRow, row) if row else None
+    return typed(ConfigRow, row) if row else None
 
 
 def insert_config(conn: Connection, values: Mapping[str, Any], by: str) -> ConfigRow:
@@ -128,7 +110,7 @@ def insert_config(conn: Connection, values: Mapping[str, Any], by: str) -> Confi
         if "uq_interest_batch_config_job_type_name" in str(error.orig):
             raise DuplicateName(values.get("name")) from error
         raise
-    return _typed(ConfigRow, row)
+    return typed(ConfigRow, row)
 
 
 def update_config(conn: Connection, config_id: int, values: Mapping[str, Any], by: str) -> ConfigRow | None:
@@ -148,17 +130,15 @@ def update_config(conn: Connection, config_id: int, values: Mapping[str, Any], b
         if "uq_interest_batch_config_job_type_name" in str(error.orig):
             raise DuplicateName(values.get("name")) from error
         raise
-    return _typed(ConfigRow, row) if row else None
+    return typed(ConfigRow, row) if row else None
 
 
 # --- executions and results -------------------------------------------------------------------
 
-EXECUTION_COLUMNS = [EXECUTION.c[f.name] for f in fields(ExecutionRow)]
-
 
 def get_execution(conn: Connection, execution_id: str) -> ExecutionRow | None:
     row = conn.execute(select(*EXECUTION_COLUMNS).where(EXECUTION.c.id == execution_id)).mappings().first()
-    return _typed(ExecutionRow, row) if row else None
+    return typed(ExecutionRow, row) if row else None
 
 
 def list_executions(
@@ -189,7 +169,7 @@ def list_executions(
         .limit(limit)
         .offset(offset)
     ).mappings()
-    rows = [_typed(ExecutionRow, r) for r in page]
+    rows = [typed(ExecutionRow, r) for r in page]
     total = conn.execute(select(func.count()).select_from(EXECUTION).where(where)).scalar_one()
     return rows, total
 
@@ -225,7 +205,7 @@ def list_results(
         .limit(limit)
         .offset(offset)
     ).mappings()
-    rows = [_typed(ResultRow, r) for r in page]
+    rows = [typed(ResultRow, r) for r in page]
     total = conn.execute(select(func.count()).select_from(RESULT).where(where)).scalar_one()
     return rows, total
 
@@ -276,7 +256,7 @@ def summary(conn: Connection, day_start: datetime, day_end: datetime) -> Summary
         interest_posted={key: Decimal(amount) for key, amount in posted},
         avg_processing_time_ms=Decimal(average).quantize(Decimal("0.001")) if average is not None else None,
         running_jobs=running,
-        last_completed=_typed(ExecutionRow, last) if last else None,
+        last_completed=typed(ExecutionRow, last) if last else None,
     )
 
 
@@ -301,10 +281,8 @@ def create_token(conn: Connection, name: str, role: str, sha256: str) -> None:
 
 
 def list_tokens(conn: Connection) -> list[TokenRow]:
-    rows = conn.execute(
-        select(*[TOKEN.c[f.name] for f in fields(TokenRow)]).order_by(TOKEN.c.name)
-    ).mappings()
-    return [_typed(TokenRow, r) for r in rows]
+    rows = conn.execute(select(*columns_of(TOKEN, TokenRow)).order_by(TOKEN.c.name)).mappings()
+    return [typed(TokenRow, r) for r in rows]
 
 
 def revoke_token(conn: Connection, name: str) -> bool:

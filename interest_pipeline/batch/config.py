@@ -2,15 +2,21 @@
 
 Validation happens here, before anything is written, so a run with bad input leaves no trace
 in the execution tables and fails with a message naming every problem at once.
+The rows are read by SQLAlchemy Core statements over `db.tables`, on the caller's psycopg
+connection (`db.core`).
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import dagster as dg
 import psycopg
+from sqlalchemy import BigInteger, bindparam, exists, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
+from interest_pipeline.db import core
+from interest_pipeline.db.tables import ACCOUNT, CONFIG
 from interest_pipeline.domain.enums import AccountType, JobType, values
 
 ACCOUNT_TYPES = values(AccountType)
@@ -60,6 +66,13 @@ class JobConfigRow:
     name: str = DEFAULT_CONFIG_NAME
 
 
+# The row's fields are the table's columns, but for config_id (the row's id).
+JOB_CONFIG_COLUMNS = [
+    CONFIG.c.id.label("config_id") if name == "config_id" else CONFIG.c[name]
+    for name in core.field_names(JobConfigRow)
+]
+
+
 @dataclass(frozen=True)
 class EffectiveConfig:
     """What a run actually does: the row's defaults with the run's overrides applied."""
@@ -92,35 +105,19 @@ class EffectiveConfig:
 
 def load_job_config(conn: psycopg.Connection, job_type: str, config_id: int | None = None) -> JobConfigRow:
     """The job's row `config_id` (which must be of this job type), or its 'default' row when None."""
-    columns = (
-        "SELECT job_type, batch_size, parallel_threads, max_retries, retry_interval_seconds,"
-        " timeout_seconds, account_types, custom_parameters, cron_expression, enabled, id, name"
-        " FROM interest_batch_config WHERE job_type = %s"
-    )
+    c = CONFIG.c
+    query = select(*JOB_CONFIG_COLUMNS).where(c.job_type == job_type)
     if config_id is None:
-        row = conn.execute(columns + " AND name = %s", (job_type, DEFAULT_CONFIG_NAME)).fetchone()
+        row = core.fetch_one(conn, query.where(c.name == DEFAULT_CONFIG_NAME), JobConfigRow)
         if row is None:
             raise BatchConfigError(
                 f"no interest_batch_config row for job type {job_type!r} named {DEFAULT_CONFIG_NAME!r}"
             )
     else:
-        row = conn.execute(columns + " AND id = %s", (job_type, config_id)).fetchone()
+        row = core.fetch_one(conn, query.where(c.id == config_id), JobConfigRow)
         if row is None:
             raise BatchConfigError(f"no interest_batch_config row {config_id} for job type {job_type!r}")
-    return JobConfigRow(
-        job_type=row[0],
-        batch_size=row[1],
-        parallel_threads=row[2],
-        max_retries=row[3],
-        retry_interval_seconds=row[4],
-        timeout_seconds=row[5],
-        account_types=tuple(row[6]),
-        custom_parameters=row[7] or {},
-        cron_expression=row[8],
-        enabled=row[9],
-        config_id=row[10],
-        name=row[11],
-    )
+    return replace(row, custom_parameters=row.custom_parameters or {})
 
 
 def _flag(name: str, run_value: bool | None, row: JobConfigRow, errors: list[str]) -> bool:
@@ -197,20 +194,30 @@ class ConfigSchedule:
 
 def config_schedules(conn: psycopg.Connection, job_type: str) -> list[ConfigSchedule]:
     """Every config row of the job type (enabled or not), by id: each drives its own ticks."""
-    rows = conn.execute(
-        "SELECT id, job_type, cron_expression, enabled, timeout_seconds FROM interest_batch_config"
-        " WHERE job_type = %s"
-        " ORDER BY id",
-        (job_type,),
-    ).fetchall()
-    return [ConfigSchedule(*row) for row in rows]
+    return core.fetch_all(
+        conn,
+        select(*core.columns_of(CONFIG, ConfigSchedule))
+        .where(CONFIG.c.job_type == job_type)
+        .order_by(CONFIG.c.id),
+        ConfigSchedule,
+    )
+
+
+@dataclass(frozen=True)
+class AccountId:
+    id: int
 
 
 def missing_accounts(conn: psycopg.Connection, account_ids: Sequence[int]) -> list[int]:
     """The ids among `account_ids` that no account has, in order: a run naming them is refused."""
-    rows = conn.execute(
-        "SELECT i FROM unnest(%s::bigint[]) AS i WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = i)"
-        " ORDER BY i",
-        (list(account_ids),),
-    ).fetchall()
-    return [int(r[0]) for r in rows]
+    wanted = (
+        func.unnest(bindparam("ids", list(account_ids), type_=ARRAY(BigInteger)))
+        .table_valued("id")
+        .render_derived()
+    )
+    rows = core.fetch_all(
+        conn,
+        select(wanted.c.id).where(~exists().where(ACCOUNT.c.id == wanted.c.id)).order_by(wanted.c.id),
+        AccountId,
+    )
+    return [r.id for r in rows]

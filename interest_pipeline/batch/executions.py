@@ -4,22 +4,43 @@ its account results, and the latest status per (account, job type).
 Each chunk adds its counts to the execution row in its own transaction, so the row always
 matches the committed account results, whatever happens to the run afterwards; closing only
 decides the final status.
+
+The repository of these tables: its statements are SQLAlchemy Core over `db.tables`, run by
+`db.core` on the caller's psycopg connection (inside a chunk's transaction when called from one)
+and read into the row types below. Only the result and status writes of the chunk statements,
+`account_results_insert` and `account_status_upsert`, are SQL text: they are CTE bodies of the
+accrual's and posting's set-based statements.
 """
 
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
+from sqlalchemy import (
+    Numeric,
+    ScalarSelect,
+    Text,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 
 from interest_pipeline.batch.config import EffectiveConfig
+from interest_pipeline.db import core
+from interest_pipeline.db.tables import EXECUTION, RESULT
+from interest_pipeline.domain.enums import ExecutionStatus
 
-FINAL_STATUSES = ("SUCCESS", "PARTIAL", "FAILED", "CANCELLED")
+FINAL_STATUSES = tuple(s.value for s in ExecutionStatus if s is not ExecutionStatus.RUNNING)
 
 # Error codes at the start of error_message for ends no step reported (grep-able, alertable).
 RUN_WORKER_LOST = "RUN_WORKER_LOST"
@@ -79,8 +100,8 @@ class ExecutionRow:
     worker_pid: int | None = None
 
 
-# The row's columns are its fields' names (the API's repository selects them by the same rule).
-EXECUTION_COLUMNS = ", ".join(f.name for f in fields(ExecutionRow))
+# The row's columns are its fields' names (the API's repository selects the same ones).
+EXECUTION_COLUMNS = core.columns_of(EXECUTION, ExecutionRow)
 
 
 def open_execution(
@@ -97,58 +118,60 @@ def open_execution(
 ) -> None:
     """Record the run as RUNNING with its scope in the columns completeness checks read,
     and the run worker (host, pid) a later run checks before closing it as lost."""
-    conn.execute(
-        """
-        INSERT INTO interest_batch_execution
-            (id, job_type, business_date, trigger, status, parameters, account_ids, account_types,
-             include_dormant, total_chunks, worker_host, worker_pid)
-        VALUES (%s, %s, %s, %s, 'RUNNING', %s, %s, %s, %s, %s, %s, %s)
-        """,
-        (
-            execution_id,
-            config.job_type,
-            business_date,
-            trigger,
-            Jsonb({**config.parameters(), **(extra_parameters or {})}),
-            list(config.account_ids) if config.account_ids is not None else None,
-            list(config.account_types),
-            config.include_dormant,
-            total_chunks,
-            worker_host,
-            worker_pid,
+    core.execute(
+        conn,
+        insert(EXECUTION).values(
+            id=execution_id,
+            job_type=config.job_type,
+            business_date=business_date,
+            trigger=trigger,
+            status=ExecutionStatus.RUNNING,
+            parameters={**config.parameters(), **(extra_parameters or {})},
+            account_ids=list(config.account_ids) if config.account_ids is not None else None,
+            account_types=list(config.account_types),
+            include_dormant=config.include_dormant,
+            total_chunks=total_chunks,
+            worker_host=worker_host,
+            worker_pid=worker_pid,
         ),
     )
 
 
+def _merged_totals(amounts: Mapping[str, Decimal]) -> ScalarSelect[Any]:
+    """The execution's totals_by_currency with `amounts` added, summed as NUMERIC per currency."""
+    stored = func.jsonb_each_text(EXECUTION.c.totals_by_currency).table_valued("key", "value")
+    # Strings, never floats: JSON numbers would round-trip through binary floating point.
+    added = func.jsonb_each_text(
+        bindparam("amounts", {c: str(a) for c, a in amounts.items()}, type_=JSONB)
+    ).table_valued("key", "value")
+    parts = union_all(select(stored.c.key, stored.c.value), select(added.c.key, added.c.value)).subquery()
+    summed = (
+        select(parts.c.key, func.sum(cast(parts.c.value, Numeric)).label("amount"))
+        .group_by(parts.c.key)
+        .subquery()
+    )
+    return select(
+        func.coalesce(
+            func.jsonb_object_agg(summed.c.key, cast(summed.c.amount, Text)), cast(literal({}, JSONB), JSONB)
+        )
+    ).scalar_subquery()
+
+
 def record_chunk(conn: psycopg.Connection, execution_id: str, totals: ChunkTotals) -> None:
     """Add a chunk's counts to its execution; call inside the chunk's transaction."""
-    conn.execute(
-        """
-        UPDATE interest_batch_execution e SET
-            chunks_completed = e.chunks_completed + 1,
-            accounts_processed = e.accounts_processed + %(processed)s,
-            accounts_succeeded = e.accounts_succeeded + %(succeeded)s,
-            accounts_skipped = e.accounts_skipped + %(skipped)s,
-            accounts_failed = e.accounts_failed + %(failed)s,
-            totals_by_currency = (
-                SELECT coalesce(jsonb_object_agg(currency, amount::text), '{}'::jsonb)
-                  FROM (SELECT currency, sum(amount::numeric) AS amount
-                          FROM (SELECT key AS currency, value #>> '{}' AS amount
-                                  FROM jsonb_each(e.totals_by_currency)
-                                UNION ALL
-                                SELECT key, value #>> '{}' FROM jsonb_each(%(amounts)s::jsonb)) parts
-                         GROUP BY currency) summed)
-        WHERE e.id = %(id)s
-        """,
-        {
-            "id": execution_id,
-            "processed": totals.processed,
-            "succeeded": totals.succeeded,
-            "skipped": totals.skipped,
-            "failed": totals.failed,
-            # Strings, never floats: JSON numbers would round-trip through binary floating point.
-            "amounts": json.dumps({c: str(a) for c, a in totals.amounts.items()}),
-        },
+    e = EXECUTION.c
+    core.execute(
+        conn,
+        update(EXECUTION)
+        .where(e.id == execution_id)
+        .values(
+            chunks_completed=e.chunks_completed + 1,
+            accounts_processed=e.accounts_processed + totals.processed,
+            accounts_succeeded=e.accounts_succeeded + totals.succeeded,
+            accounts_skipped=e.accounts_skipped + totals.skipped,
+            accounts_failed=e.accounts_failed + totals.failed,
+            totals_by_currency=_merged_totals(totals.amounts),
+        ),
     )
 
 
@@ -166,39 +189,42 @@ def close_execution(
     """
     if status is not None and status not in FINAL_STATUSES:
         raise ValueError(f"not a final execution status: {status!r}")
-    row = conn.execute(
-        """
-        UPDATE interest_batch_execution SET
-            status = coalesce(%(status)s,
-                              CASE WHEN chunks_completed < total_chunks THEN 'FAILED'
-                                   WHEN accounts_failed > 0 THEN 'PARTIAL'
-                                   ELSE 'SUCCESS' END),
-            completed_at = clock_timestamp(),
-            error_message = coalesce(%(error)s, error_message)
-        WHERE id = %(id)s AND status = 'RUNNING'
-        RETURNING id
-        """,
-        {"id": execution_id, "status": status, "error": error_message},
-    ).fetchone()
-    return read_execution(conn, execution_id) if row else None
+    e = EXECUTION.c
+    derived = case(
+        (e.chunks_completed < e.total_chunks, ExecutionStatus.FAILED.value),
+        (e.accounts_failed > 0, ExecutionStatus.PARTIAL.value),
+        else_=ExecutionStatus.SUCCESS.value,
+    )
+    return core.fetch_one(
+        conn,
+        update(EXECUTION)
+        .where(e.id == execution_id, e.status == ExecutionStatus.RUNNING)
+        .values(
+            status=literal(status, Text) if status is not None else derived,
+            completed_at=func.clock_timestamp(),
+            error_message=func.coalesce(literal(error_message, Text), e.error_message),
+        )
+        .returning(*EXECUTION_COLUMNS),
+        ExecutionRow,
+    )
 
 
 def read_execution(conn: psycopg.Connection, execution_id: str) -> ExecutionRow | None:
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            f"SELECT {EXECUTION_COLUMNS} FROM interest_batch_execution WHERE id = %s", (execution_id,)
-        ).fetchone()
-    return ExecutionRow(**row) if row else None
+    return core.fetch_one(
+        conn, select(*EXECUTION_COLUMNS).where(EXECUTION.c.id == execution_id), ExecutionRow
+    )
 
 
 def running_executions(conn: psycopg.Connection, job_type: str) -> list[RunningExecution]:
     """The job's executions still marked RUNNING, oldest first."""
-    rows = conn.execute(
-        "SELECT id, started_at, worker_host, worker_pid FROM interest_batch_execution"
-        " WHERE job_type = %s AND status = 'RUNNING' ORDER BY started_at",
-        (job_type,),
-    ).fetchall()
-    return [RunningExecution(*r) for r in rows]
+    e = EXECUTION.c
+    return core.fetch_all(
+        conn,
+        select(*core.columns_of(EXECUTION, RunningExecution))
+        .where(e.job_type == job_type, e.status == ExecutionStatus.RUNNING)
+        .order_by(e.started_at),
+        RunningExecution,
+    )
 
 
 def claim_alert(conn: psycopg.Connection, execution_id: str) -> bool:
@@ -206,12 +232,60 @@ def claim_alert(conn: psycopg.Connection, execution_id: str) -> bool:
 
     The run-outcome sensor and the CLI launcher both see a run end; this makes one of them send.
     """
-    row = conn.execute(
-        "UPDATE interest_batch_execution SET alerted_at = clock_timestamp()"
-        " WHERE id = %s AND alerted_at IS NULL AND status <> 'RUNNING' RETURNING id",
-        (execution_id,),
-    ).fetchone()
-    return row is not None
+    e = EXECUTION.c
+    claimed = core.execute(
+        conn,
+        update(EXECUTION)
+        .where(e.id == execution_id, e.alerted_at.is_(None), e.status != ExecutionStatus.RUNNING)
+        .values(alerted_at=func.clock_timestamp()),
+    )
+    return claimed == 1
+
+
+def seconds_left(conn: psycopg.Connection, execution_id: str, timeout_seconds: int) -> float | None:
+    """Seconds until the execution's deadline (started_at + timeout_seconds; negative once past),
+    None when there is no such execution."""
+    e = EXECUTION.c
+    left = core.fetch_value(
+        conn,
+        select(
+            func.extract("epoch", e.started_at + func.make_interval(0, 0, 0, 0, 0, 0, timeout_seconds))
+            - func.extract("epoch", func.clock_timestamp())
+        ).where(e.id == execution_id),
+    )
+    return float(left) if left is not None else None
+
+
+@dataclass(frozen=True)
+class FinishedExecution:
+    id: str
+    business_date: date
+
+
+def latest_finished_execution(conn: psycopg.Connection, job_type: str) -> FinishedExecution | None:
+    """The job's SUCCESS or PARTIAL execution of the latest business date (latest completed first)."""
+    e = EXECUTION.c
+    return core.fetch_one(
+        conn,
+        select(e.id, e.business_date)
+        .where(e.job_type == job_type, e.status.in_([ExecutionStatus.SUCCESS, ExecutionStatus.PARTIAL]))
+        .order_by(e.business_date.desc(), e.completed_at.desc())
+        .limit(1),
+        FinishedExecution,
+    )
+
+
+def count_results(conn: psycopg.Connection, execution_id: str, reason_like: str) -> int:
+    """The execution's account results whose reason matches the LIKE pattern."""
+    r = RESULT.c
+    return int(
+        core.fetch_value(
+            conn,
+            select(func.count())
+            .select_from(RESULT)
+            .where(r.execution_id == execution_id, r.reason.like(reason_like)),
+        )
+    )
 
 
 def account_results_insert(job_type: str, source: str) -> str:

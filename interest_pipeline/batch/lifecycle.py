@@ -26,6 +26,7 @@ from interest_pipeline.batch.executions import (
     running_executions,
     timed_out_message,
 )
+from interest_pipeline.batch.executions import seconds_left as execution_seconds_left
 from interest_pipeline.resources.database import DatabaseResource
 
 # What the orchestrator knows of a run: 'RUNNING', 'SUCCESS', 'FAILED', 'CANCELLED', or None (unknown).
@@ -219,12 +220,8 @@ def tune_chunk_transaction(conn: psycopg.Connection) -> None:
 
 def seconds_left(conn: psycopg.Connection, task: ChunkTask) -> float:
     """What is left of the run's timeout_seconds, counted from when its execution opened."""
-    row = conn.execute(
-        "SELECT extract(epoch FROM started_at + make_interval(secs => %s) - clock_timestamp())"
-        " FROM interest_batch_execution WHERE id = %s",
-        (task.config.timeout_seconds, task.execution_id),
-    ).fetchone()
-    return float(row[0]) if row else float(task.config.timeout_seconds)
+    left = execution_seconds_left(conn, task.execution_id, task.config.timeout_seconds)
+    return left if left is not None else float(task.config.timeout_seconds)
 
 
 def bound_by_timeout(conn: psycopg.Connection, task: ChunkTask) -> None:

@@ -17,8 +17,10 @@ from collections.abc import Iterator, Sequence
 import dagster as dg
 import psycopg
 
+from interest_pipeline.batch.executions import latest_finished_execution
 from interest_pipeline.checks import sql
 from interest_pipeline.checks.sql import CheckResult
+from interest_pipeline.domain.enums import JobType
 from interest_pipeline.resources.database import DatabaseResource
 
 ACCRUALS = dg.AssetKey("interest_accruals")
@@ -117,15 +119,12 @@ def verify_latest_books(
     """On demand: the checks against the latest finished accrual and posting executions."""
     with database.connect() as conn:
         results: list[tuple[CheckResult, str]] = []
-        for job_type in ("daily_interest_accrual", "interest_posting"):
-            row = conn.execute(
-                "SELECT id, business_date FROM interest_batch_execution"
-                " WHERE job_type = %s AND status IN ('SUCCESS', 'PARTIAL')"
-                " ORDER BY business_date DESC, completed_at DESC LIMIT 1",
-                (job_type,),
-            ).fetchone()
-            if row is not None:
-                results += [(r, row[1].isoformat()) for r in checks_of(conn, row[0], job_type)]
+        for job_type in (JobType.DAILY_INTEREST_ACCRUAL, JobType.INTEREST_POSTING):
+            latest = latest_finished_execution(conn, job_type)
+            if latest is not None:
+                results += [
+                    (r, latest.business_date.isoformat()) for r in checks_of(conn, latest.id, job_type)
+                ]
     selected = {key.name for key in context.selected_asset_check_keys}
     found = {result.name for result, _ in results}
     for result, day in results:

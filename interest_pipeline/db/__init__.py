@@ -1,1 +1,2 @@
-"""Database access: raw connections, typed models, the Alembic driver."""
+"""Database access: raw connections, typed models and their Core tables, Core statements on a
+psycopg connection as typed rows, the Alembic driver."""

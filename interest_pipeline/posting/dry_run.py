@@ -18,14 +18,66 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any, NamedTuple
 
 import psycopg
+from sqlalchemy import ColumnElement, Table, Text, cast, select
 
 from interest_pipeline.batch.chunks import ChunkTask
 from interest_pipeline.batch.config import BatchRunConfig, load_job_config, merge_config
 from interest_pipeline.batch.executions import open_execution
+from interest_pipeline.db import core
+from interest_pipeline.db.tables import LEDGER, POSTING, RESULT
+from interest_pipeline.domain.enums import ResultStatus
 from interest_pipeline.posting import sql
 from interest_pipeline.posting.sql import CurrencyTotals
+
+
+class PredictedPosting(NamedTuple):
+    """A posting the run would make (the columns and order of the tests' support.POSTING_COLUMNS)."""
+
+    account_id: int
+    posting_date: date
+    idempotency_key: str
+    currency: str
+    carry_in: Decimal
+    accrued: Decimal
+    gross: Decimal
+    carry_out: Decimal
+    tax: Decimal
+    net: Decimal
+    is_final: bool
+    written_off: Decimal
+
+
+class PredictedLine(NamedTuple):
+    """A journal line the run's ledger would write."""
+
+    journal_key: str
+    line_no: int
+    gl_account: str
+    account_id: int | None
+    debit: Decimal
+    credit: Decimal
+    currency: str
+    value_date: date
+
+
+class PredictedResult(NamedTuple):
+    """An account result the run would record."""
+
+    account_id: int
+    business_date: date
+    status: str
+    reason: str | None
+
+
+def _columns(table: Table, row_type: type) -> list[ColumnElement[Any]]:
+    """The row's columns, the CHAR(3) currency as text (no padding: the codes are 3 letters anyway)."""
+    return [
+        cast(column, Text).label("currency") if column.name == "currency" else column
+        for column in core.columns_of(table, row_type)
+    ]
 
 
 @dataclass(frozen=True)
@@ -33,18 +85,14 @@ class DryRun:
     """The prediction: every posting, journal line and account result the run would write."""
 
     business_date: date
-    # (account_id, posting_date, idempotency_key, currency, carry_in, accrued, gross, carry_out, tax,
-    #  net, is_final, written_off), as support.POSTING_COLUMNS orders them
-    postings: list[tuple[object, ...]]
-    # (journal_key, line_no, gl_account, account_id, debit, credit, currency, value_date)
-    journal_lines: list[tuple[object, ...]]
-    # (account_id, business_date, status, reason)
-    results: list[tuple[object, ...]]
+    postings: list[PredictedPosting]
+    journal_lines: list[PredictedLine]
+    results: list[PredictedResult]
     totals: dict[str, CurrencyTotals]
 
     @property
-    def blocked(self) -> list[tuple[object, ...]]:
-        return [r for r in self.results if r[2] == "FAILED"]
+    def blocked(self) -> list[PredictedResult]:
+        return [r for r in self.results if r.status == ResultStatus.FAILED]
 
     @property
     def due_accounts(self) -> int:
@@ -78,45 +126,34 @@ def dry_run_posting(
                 execution_id=execution_id, business_date=business_date, config=config, chunk=chunk
             )
             sql.post_chunk(conn, task, ledger)
-        params = {"id": execution_id}
-        postings = [
-            (*row[:3], row[3].strip(), *row[4:])
-            for row in conn.execute(
-                "SELECT account_id, posting_date, idempotency_key, currency, carry_in, accrued, gross,"
-                " carry_out, tax, net, is_final, written_off FROM interest_postings"
-                " WHERE execution_id = %(id)s ORDER BY account_id, posting_date",
-                params,
-            )
-        ]
-        lines = [
-            (*row[:6], row[6].strip(), row[7])
-            for row in conn.execute(
-                "SELECT l.journal_key, l.line_no, l.gl_account, l.account_id, l.debit, l.credit, l.currency,"
-                " l.value_date FROM ledger_entries l"
-                " JOIN interest_postings p ON p.idempotency_key = l.journal_key"
-                " WHERE p.execution_id = %(id)s ORDER BY l.journal_key, l.line_no",
-                params,
-            )
-        ]
-        results = [
-            tuple(row)
-            for row in conn.execute(
-                "SELECT account_id, business_date, status, reason FROM interest_batch_account_result"
-                " WHERE execution_id = %(id)s ORDER BY account_id, business_date",
-                params,
-            )
-        ]
+        postings = core.fetch_all(
+            conn,
+            select(*_columns(POSTING, PredictedPosting))
+            .where(POSTING.c.execution_id == execution_id)
+            .order_by(POSTING.c.account_id, POSTING.c.posting_date),
+            PredictedPosting,
+        )
+        lines = core.fetch_all(
+            conn,
+            select(*_columns(LEDGER, PredictedLine))
+            .select_from(LEDGER.join(POSTING, POSTING.c.idempotency_key == LEDGER.c.journal_key))
+            .where(POSTING.c.execution_id == execution_id)
+            .order_by(LEDGER.c.journal_key, LEDGER.c.line_no),
+            PredictedLine,
+        )
+        results = core.fetch_all(
+            conn,
+            select(*core.columns_of(RESULT, PredictedResult))
+            .where(RESULT.c.execution_id == execution_id)
+            .order_by(RESULT.c.account_id, RESULT.c.business_date),
+            PredictedResult,
+        )
     totals: dict[str, CurrencyTotals] = {}
     for posting in postings:
-        currency = str(posting[3])
-        amounts = CurrencyTotals(1, _d(posting[6]), _d(posting[8]), _d(posting[9]))
+        amounts = CurrencyTotals(1, posting.gross, posting.tax, posting.net)
+        currency = posting.currency
         totals[currency] = totals[currency] + amounts if currency in totals else amounts
     return DryRun(business_date, postings, lines, results, dict(sorted(totals.items())))
-
-
-def _d(value: object) -> Decimal:
-    assert isinstance(value, Decimal)
-    return value
 
 
 def render_dry_run(run: DryRun) -> str:
