@@ -20,6 +20,7 @@ import psycopg
 from psycopg import sql
 
 from interest_pipeline.data.errors import BookNotEmptyError, InvalidArguments, LedgerNotEmptyError
+from interest_pipeline.data.statistics import analyze
 
 INPUT_TABLES = ("interest_products", "interest_rate_tiers", "accounts", "account_balances")
 # What --replace empties besides the inputs: every pipeline output and execution record, since
@@ -518,4 +519,5 @@ def generate_book(
                     copy.write(text)
                     balances += rows
                     tick(done)
+    analyze(conn, INPUT_TABLES)
     return Summary(products=len(products), tiers=len(tiers), accounts=accounts, balances=balances)

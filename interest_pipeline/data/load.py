@@ -22,6 +22,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 
 from interest_pipeline.data.errors import DataError
+from interest_pipeline.data.statistics import analyze
 from interest_pipeline.domain.enums import (
     AccountStatus,
     AccountType,
@@ -512,4 +513,5 @@ def load_file(
                         progress(PROGRESS_ROWS if n % PROGRESS_ROWS == 0 else n % PROGRESS_ROWS)
     except (pg_errors.IntegrityError, pg_errors.DataError) as exc:
         raise LoadError(source, [_database_issue(exc, rows)]) from exc
+    analyze(conn, [spec.table])
     return len(rows)

@@ -5,12 +5,21 @@ guards (triggers, constraints) that would otherwise stop them."""
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import psycopg
 import pytest
 
 from interest_pipeline.checks import sql as checks
-from interest_pipeline_tests.checks.books import ACCOUNTS, JAN_31, ZERO_BALANCE, PostedBook, posted_january
+from interest_pipeline_tests.checks.books import (
+    ACCOUNTS,
+    JAN_31,
+    ZERO_BALANCE,
+    PostedBook,
+    accrue_january,
+    posted_january,
+    write_book,
+)
 from interest_pipeline_tests.posting.support import Book, accrue_days, days, post_day, product
 
 
@@ -216,3 +225,55 @@ def test_a_blocked_due_account_is_accounted_for(conn: psycopg.Connection) -> Non
     result = checks.due_accounts_have_outcome(conn, execution.id)
     assert result.passed
     assert (result.figures["posted"], result.figures["blocked"], result.figures["unaccounted"]) == (2, 1, 0)
+
+
+def _nested_loops_over_ctes(plan: dict) -> set[str]:
+    """The per-account CTEs (results, accrued) a Nested Loop node of the plan scans: a CTE has no
+    index, so every pair is compared. (The execution's own one-row CTE joins every way alike.)"""
+    found: set[str] = set()
+    children = plan.get("Plans", [])
+    if plan["Node Type"] == "Nested Loop":
+        found |= {c["CTE Name"] for c in children if c["Node Type"] == "CTE Scan"} & {"results", "accrued"}
+    for child in children:
+        found |= _nested_loops_over_ctes(child)
+    return found
+
+
+class TestAccrualOutcomesPlan:
+    """The accrual check joins the execution's results and D's accruals as CTEs; a new execution
+    and a new date are in no statistics, so the planner expects a row or two of each and, left
+    alone, compares every pair in a nested loop (10 minutes at 200,000 accounts)."""
+
+    def _plan(self, conn: psycopg.Connection, execution_id: str, *, hash_joined: bool) -> dict:
+        with conn.transaction(force_rollback=True):
+            if hash_joined:
+                checks.hash_joined(conn)
+            [[plan]] = conn.execute(
+                "EXPLAIN (FORMAT JSON) " + checks.ACCRUAL_OUTCOMES_SQL, {"execution_id": execution_id}
+            ).fetchall()
+        return plan[0]["Plan"]
+
+    def test_the_check_joins_results_and_accruals_by_hash_not_pairwise(
+        self, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        write_book(conn)
+        execution = accrue_january(last=date(2025, 1, 1))
+        # What the planner does by itself with a fresh execution: the pairwise loop.
+        assert _nested_loops_over_ctes(self._plan(conn, execution, hash_joined=False))
+        assert _nested_loops_over_ctes(self._plan(conn, execution, hash_joined=True)) == set()
+        # The check plans its statement so: the settings come before it, in its transaction.
+        executed: list[str] = []
+        execute = conn.execute
+
+        def recording(query: Any, params: Any = None, **kwargs: Any) -> Any:
+            executed.append(str(query).strip())
+            return execute(query, params, **kwargs)
+
+        monkeypatch.setattr(conn, "execute", recording)
+        result = checks.accrual_outcomes(conn, execution)
+        monkeypatch.undo()
+        outcomes = next(i for i, q in enumerate(executed) if q.startswith("CREATE TEMP TABLE"))
+        assert {"SET LOCAL enable_nestloop = off", "SET LOCAL jit = off"} <= set(executed[:outcomes])
+        # And the check still counts every outcome: 24 accounts accrued, the zero balance skipped.
+        assert result.passed
+        assert (result.figures["eligible_accounts"], result.figures["accrued"]) == (ACCOUNTS + 1, ACCOUNTS)

@@ -580,3 +580,17 @@ def test_data_module_raises_its_own_errors_not_click_ones(module: Path) -> None:
         )
     }
     assert "click" not in imported
+
+
+class TestStatistics:
+    def test_the_planner_knows_each_new_tables_size_at_once(self, book: psycopg.Connection) -> None:
+        """A book just written is analyzed: the first run is not planned for empty tables (pg_class
+        says -1 rows for a table never analyzed, and 0 after a TRUNCATE)."""
+        planned = dict(
+            book.execute(
+                "SELECT relname, reltuples::bigint FROM pg_class WHERE relname = ANY (%s)",
+                (list(DIGEST_QUERIES),),
+            ).fetchall()
+        )
+        assert planned == counts(book)
+        assert planned["accounts"] == ACCOUNTS
