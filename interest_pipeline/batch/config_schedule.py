@@ -21,7 +21,7 @@ from interest_pipeline.batch.config import PLAN_OPS, ConfigSchedule, config_sche
 from interest_pipeline.batch.tags import CONFIG_ID_TAG, MAX_RUNTIME_TAG, TICK_TAG, TRIGGER_TAG
 from interest_pipeline.domain.enums import ExecutionTrigger
 from interest_pipeline.resources.database import DatabaseResource
-from interest_pipeline.settings import load_settings
+from interest_pipeline.settings import Settings
 
 SENSOR_INTERVAL_SECONDS = 30
 
@@ -98,9 +98,16 @@ def now_utc() -> datetime:
 
 
 def config_schedule_sensor(
-    *, name: str, job: dg.JobDefinition, job_type: str, business_date_of: BusinessDateOf, description: str
+    *,
+    name: str,
+    job: dg.JobDefinition,
+    settings: Settings,
+    job_type: str,
+    business_date_of: BusinessDateOf,
+    description: str,
 ) -> dg.SensorDefinition:
-    """The evaluator of `job_type`'s config rows, requesting `job` runs."""
+    """The evaluator of `job_type`'s config rows, requesting `job` runs, in the business timezone
+    of `settings` (those the definitions were built with)."""
 
     @dg.sensor(
         name=name,
@@ -110,7 +117,6 @@ def config_schedule_sensor(
         description=description,
     )
     def evaluate(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SensorResult:
-        settings = load_settings()
         last = job.partitions_def.get_last_partition_key() if job.partitions_def else None
         with database.connect() as conn:
             rows = config_schedules(conn, job_type)
