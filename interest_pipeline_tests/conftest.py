@@ -28,6 +28,7 @@ def database_url() -> Iterator[URL]:
     with fresh_database() as url:
         previous = os.environ.get(DATABASE_URL_ENV)
         os.environ[DATABASE_URL_ENV] = url.render_as_string(hide_password=False)
+        forget_settings()  # any loaded before (collection imports the definitions) lack the URL
         try:
             yield url
         finally:
@@ -35,6 +36,7 @@ def database_url() -> Iterator[URL]:
                 os.environ.pop(DATABASE_URL_ENV, None)
             else:
                 os.environ[DATABASE_URL_ENV] = previous
+            forget_settings()
 
 
 @pytest.fixture(scope="session")
