@@ -2,10 +2,11 @@
 
 import dagster as dg
 
-from interest_pipeline.accrual.schedule import accrual_schedule
+from interest_pipeline.accrual.schedule import ACCRUAL_SCHEDULE
+from interest_pipeline.batch.config_schedule import config_schedule_sensor
 from interest_pipeline.settings import Settings
 
 
 def accrual_definitions(job: dg.JobDefinition, settings: Settings) -> dg.Definitions:
     """The accrual job (accrual.job.build_accrual_job) and its schedule."""
-    return dg.Definitions(jobs=[job], sensors=[accrual_schedule(job, settings)])
+    return dg.Definitions(jobs=[job], sensors=[config_schedule_sensor(ACCRUAL_SCHEDULE, job, settings)])

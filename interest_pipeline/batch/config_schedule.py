@@ -97,24 +97,30 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """What one job's config-row schedule is: its sensor's name, the rows' job type, the
+    business date a tick runs for, and the UI's description."""
+
+    name: str
+    job_type: str
+    business_date_of: BusinessDateOf
+    description: str
+
+
 def config_schedule_sensor(
-    *,
-    name: str,
-    job: dg.JobDefinition,
-    settings: Settings,
-    job_type: str,
-    business_date_of: BusinessDateOf,
-    description: str,
+    schedule: ScheduleSpec, job: dg.JobDefinition, settings: Settings
 ) -> dg.SensorDefinition:
-    """The evaluator of `job_type`'s config rows, requesting `job` runs, in the business timezone
-    of `settings` (those the definitions were built with)."""
+    """The evaluator of the schedule's config rows, requesting `job` runs, in the business
+    timezone of `settings` (those the definitions were built with)."""
+    name, job_type, business_date_of = schedule.name, schedule.job_type, schedule.business_date_of
 
     @dg.sensor(
         name=name,
         job=job,
         minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=description,
+        description=schedule.description,
     )
     def evaluate(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SensorResult:
         last = job.partitions_def.get_last_partition_key() if job.partitions_def else None

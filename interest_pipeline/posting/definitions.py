@@ -2,7 +2,8 @@
 
 import dagster as dg
 
-from interest_pipeline.posting.schedule import posting_schedule
+from interest_pipeline.batch.config_schedule import config_schedule_sensor
+from interest_pipeline.posting.schedule import POSTING_SCHEDULE
 from interest_pipeline.posting.sensor import posting_after_accrual_sensor
 from interest_pipeline.settings import Settings
 
@@ -13,5 +14,8 @@ def posting_definitions(
     """The posting job, its schedule and the sensor that requests it after `accrual_job` succeeds."""
     return dg.Definitions(
         jobs=[job],
-        sensors=[posting_after_accrual_sensor(accrual_job, job), posting_schedule(job, settings)],
+        sensors=[
+            posting_after_accrual_sensor(accrual_job, job),
+            config_schedule_sensor(POSTING_SCHEDULE, job, settings),
+        ],
     )

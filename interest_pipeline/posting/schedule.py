@@ -8,11 +8,8 @@ batch.config_schedule evaluates the rows, so a changed cron takes effect on the 
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import dagster as dg
-
-from interest_pipeline.batch.config_schedule import config_schedule_sensor
+from interest_pipeline.batch.config_schedule import ScheduleSpec
 from interest_pipeline.posting.sql import JOB_TYPE
-from interest_pipeline.settings import Settings
 
 
 def previous_business_date(tick: datetime, timezone: str) -> date:
@@ -20,14 +17,11 @@ def previous_business_date(tick: datetime, timezone: str) -> date:
     return tick.astimezone(ZoneInfo(timezone)).date() - timedelta(days=1)
 
 
-def posting_schedule(job: dg.JobDefinition, settings: Settings) -> dg.SensorDefinition:
-    """`interest_posting_schedule`, requesting runs of `job` (built with it in posting.definitions)."""
-    return config_schedule_sensor(
-        name="interest_posting_schedule",
-        job=job,
-        settings=settings,
-        job_type=JOB_TYPE,
-        business_date_of=previous_business_date,
-        description="Posts the previous business date at each enabled config row's cron; harmless when "
-        "the after-accrual sensor already has.",
-    )
+# posting.definitions makes its sensor for the job, with the settings the definitions are built from.
+POSTING_SCHEDULE = ScheduleSpec(
+    "interest_posting_schedule",
+    JOB_TYPE,
+    previous_business_date,
+    "Posts the previous business date at each enabled config row's cron; harmless when "
+    "the after-accrual sensor already has.",
+)
