@@ -38,7 +38,7 @@ from interest_pipeline.batch.chunks import MAX_ID, MIN_ID
 from interest_pipeline.data.generate import generate_book
 from interest_pipeline.db import migrate
 from interest_pipeline.definitions import bound
-from interest_pipeline.settings import DATABASE_URL_ENV, libpq_url, sqlalchemy_url
+from interest_pipeline.settings import DATABASE_URL_ENV, libpq_url, load_settings, sqlalchemy_url
 
 START = date(2025, 1, 1)
 DAYS = 31
@@ -189,6 +189,7 @@ def bench(server: URL, accounts: int, arrangements: list[str], dagster_url: URL)
     name = f"bench_accrual_{accounts}_{uuid.uuid4().hex[:6]}"
     with database(server, name) as url:
         os.environ[DATABASE_URL_ENV] = url.render_as_string(hide_password=False)
+        load_settings()  # this process reads its settings once: again, for the database just set
         migrate.upgrade(url)
         started = time.perf_counter()
         with psycopg.connect(libpq_url(url)) as conn:

@@ -51,7 +51,7 @@ from interest_pipeline.reporting.month import month_report
 from interest_pipeline.reporting.plot import plot_month
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.resources.ledger import PostgresLedgerResource
-from interest_pipeline.settings import DATABASE_URL_ENV, libpq_url, sqlalchemy_url
+from interest_pipeline.settings import DATABASE_URL_ENV, libpq_url, load_settings, sqlalchemy_url
 
 # the posting checks one by one, on the dates the posting execution touched
 ONE_BY_ONE: list[Callable[[psycopg.Connection, str], CheckResult]] = [
@@ -92,6 +92,7 @@ def run(accounts: int) -> list[tuple[str, float, str]]:
     server = sqlalchemy_url(os.environ[DATABASE_URL_ENV])
     with database(server, f"bench_checks_{uuid.uuid4().hex[:8]}") as url:
         os.environ[DATABASE_URL_ENV] = url.render_as_string(hide_password=False)
+        load_settings()  # this process reads its settings once: again, for the database just set
         migrate.upgrade(url)
         resource = DatabaseResource()
         with psycopg.connect(libpq_url(url), autocommit=True) as conn:

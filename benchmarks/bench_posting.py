@@ -49,7 +49,7 @@ from interest_pipeline.posting.lifecycle import post_business_date, unknown_run
 from interest_pipeline.posting.sql import DUE_PREDICATE, JOB_TYPE, plan_chunks
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.resources.ledger import PostgresLedgerResource
-from interest_pipeline.settings import DATABASE_URL_ENV, libpq_url, sqlalchemy_url
+from interest_pipeline.settings import DATABASE_URL_ENV, libpq_url, load_settings, sqlalchemy_url
 
 START = date(2025, 1, 1)
 DAYS = 31
@@ -175,6 +175,7 @@ def accrue_and_post_the_month(url: URL) -> int:
     """January as production makes it: each date accrued by the accrual job's lifecycle (chunks two
     at a time, as its parallel_threads), and posted by the posting job's, except the month end."""
     os.environ[DATABASE_URL_ENV] = url.render_as_string(hide_password=False)
+    load_settings()  # this process reads its settings once: again, for the database just set
     database = DatabaseResource()
     ledger = PostgresLedgerResource()
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -223,6 +224,7 @@ def prepare(url: URL, accounts: int, book: str) -> int:
 
 def run_job(url: URL, dagster_url: URL) -> tuple[float, tuple[object, ...]]:
     os.environ[DATABASE_URL_ENV] = url.render_as_string(hide_password=False)
+    load_settings()  # this process reads its settings once: again, for the database just set
     with postgres_instance(dagster_url) as instance:
         started = time.perf_counter()
         result = dg.execute_job(

@@ -1,28 +1,44 @@
 """The single Dagster entry point: every job, schedule, sensor and asset check, and the resources,
-bound here once for all of them."""
+bound here once for all of them.
+
+Building `defs` is when a Dagster process (code server, step process, Celery worker) reads the
+settings: load_settings() runs here once, and the jobs' partitions, executors and schedules are
+made from that instance. No module this one imports reads the environment at import time.
+"""
 
 import dagster as dg
 
 from interest_pipeline.accrual.definitions import accrual_definitions
+from interest_pipeline.accrual.job import build_accrual_job
 from interest_pipeline.alerts.definitions import alert_definitions
 from interest_pipeline.alerts.notifier import SettingsNotifierResource
 from interest_pipeline.checks.dagster_checks import checks_definitions
 from interest_pipeline.posting.definitions import posting_definitions
+from interest_pipeline.posting.job import build_posting_job
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.resources.ledger import PostgresLedgerResource
+from interest_pipeline.settings import Settings, load_settings
 
 DATABASE = DatabaseResource()
 LEDGER = PostgresLedgerResource()
 NOTIFIER = SettingsNotifierResource()
 RESOURCES = {"database": DATABASE, "ledger": LEDGER, "notifier": NOTIFIER}
 
-defs = dg.Definitions.merge(
-    accrual_definitions(),
-    posting_definitions(),
-    checks_definitions(),
-    alert_definitions(),
-    dg.Definitions(resources=RESOURCES),
-)
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """Every Dagster object of the project, made from `settings`."""
+    accrual_job = build_accrual_job(settings=settings)
+    posting_job = build_posting_job(settings=settings)
+    return dg.Definitions.merge(
+        accrual_definitions(accrual_job, settings),
+        posting_definitions(posting_job, accrual_job, settings),
+        checks_definitions(),
+        alert_definitions(),
+        dg.Definitions(resources=RESOURCES),
+    )
+
+
+defs = build_definitions(load_settings())
 
 
 def bound(job: dg.JobDefinition) -> dg.JobDefinition:

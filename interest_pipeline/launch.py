@@ -37,10 +37,9 @@ from interest_pipeline.db.admin import database_exists
 from interest_pipeline.db.engine import raw_connection
 from interest_pipeline.settings import (
     SettingsError,
+    current_settings,
     database_url,
     ensure_dagster_home,
-    load_settings,
-    validate_environment,
 )
 
 # MAX_RUNTIME_TAG is enforced by run monitoring in the daemon for runs it launched; CLI runs stop
@@ -64,10 +63,10 @@ def check_database() -> None:
     (nor Dagster's `_dagster` database beside it).
     """
     try:
-        validate_environment()
+        settings = current_settings()
     except SettingsError as error:
         raise LaunchRefused(str(error)) from error
-    url = database_url()
+    url = database_url(settings)
     try:
         exists = database_exists(url)
     except psycopg.OperationalError as error:
@@ -94,8 +93,8 @@ def check_dates(partition_keys: Sequence[str]) -> None:
     """Every date is a partition of the jobs: from INTEREST_PARTITIONS_START to the last ended day."""
     from interest_pipeline.accrual.job import business_date_partitions
 
-    settings = load_settings()
-    last = business_date_partitions().get_last_partition_key()
+    settings = current_settings()
+    last = business_date_partitions(settings).get_last_partition_key()
     for key in partition_keys:
         day = date.fromisoformat(key)
         if day < settings.partitions_start:

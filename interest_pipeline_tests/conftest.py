@@ -8,8 +8,18 @@ import pytest
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL
 
-from interest_pipeline.settings import DATABASE_URL_ENV, libpq_url
+from interest_pipeline.settings import DATABASE_URL_ENV, forget_settings, libpq_url
 from interest_pipeline_tests.support.database import fresh_database, reset_data, seeded_config
+
+
+@pytest.fixture(autouse=True)
+def _settings_read_per_test() -> Iterator[None]:
+    """The product reads its settings once per process; tests change the environment between
+    cases, so each starts (and ends) with none loaded: the first use reads that test's environment.
+    Function-scoped, so it runs after the session fixtures have set INTEREST_DATABASE_URL."""
+    forget_settings()
+    yield
+    forget_settings()
 
 
 @pytest.fixture(scope="session")
@@ -18,6 +28,7 @@ def database_url() -> Iterator[URL]:
     with fresh_database() as url:
         previous = os.environ.get(DATABASE_URL_ENV)
         os.environ[DATABASE_URL_ENV] = url.render_as_string(hide_password=False)
+        forget_settings()  # any loaded before (collection imports the definitions) lack the URL
         try:
             yield url
         finally:
@@ -25,6 +36,7 @@ def database_url() -> Iterator[URL]:
                 os.environ.pop(DATABASE_URL_ENV, None)
             else:
                 os.environ[DATABASE_URL_ENV] = previous
+            forget_settings()
 
 
 @pytest.fixture(scope="session")

@@ -56,11 +56,11 @@ class TestCodeLocation:
 
 class TestResourcesBoundOnce:
     def test_the_job_modules_bind_no_resource_and_definitions_binds_each_once(self) -> None:
-        from interest_pipeline.accrual.job import daily_interest_accrual
+        from interest_pipeline.accrual.job import build_accrual_job
         from interest_pipeline.definitions import DATABASE, LEDGER, NOTIFIER, defs
-        from interest_pipeline.posting.job import interest_posting
+        from interest_pipeline.posting.job import build_posting_job
 
-        for job in (daily_interest_accrual, interest_posting):
+        for job in (build_accrual_job(), build_posting_job()):
             # a job module only requires resources; definitions.py provides them
             assert set(job.resource_defs) <= {"io_manager"}
             bound = defs.get_job_def(job.name)

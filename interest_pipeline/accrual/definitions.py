@@ -2,12 +2,11 @@
 
 import dagster as dg
 
-from interest_pipeline.accrual.job import daily_interest_accrual
-from interest_pipeline.accrual.schedule import daily_interest_accrual_schedule
+from interest_pipeline.accrual.schedule import ACCRUAL_SCHEDULE
+from interest_pipeline.batch.config_schedule import config_schedule_sensor
+from interest_pipeline.settings import Settings
 
 
-def accrual_definitions() -> dg.Definitions:
-    return dg.Definitions(
-        jobs=[daily_interest_accrual],
-        sensors=[daily_interest_accrual_schedule],
-    )
+def accrual_definitions(job: dg.JobDefinition, settings: Settings) -> dg.Definitions:
+    """The accrual job (accrual.job.build_accrual_job) and its schedule."""
+    return dg.Definitions(jobs=[job], sensors=[config_schedule_sensor(ACCRUAL_SCHEDULE, job, settings)])

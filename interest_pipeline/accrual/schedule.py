@@ -7,9 +7,8 @@ effect on the next tick without a reload.
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from interest_pipeline.accrual.job import daily_interest_accrual
 from interest_pipeline.accrual.sql import JOB_TYPE
-from interest_pipeline.batch.config_schedule import config_schedule_sensor
+from interest_pipeline.batch.config_schedule import ScheduleSpec
 
 
 def business_date_ended_at(tick: datetime, timezone: str) -> date:
@@ -17,11 +16,11 @@ def business_date_ended_at(tick: datetime, timezone: str) -> date:
     return (tick.astimezone(ZoneInfo(timezone)) - timedelta(seconds=1)).date()
 
 
-daily_interest_accrual_schedule = config_schedule_sensor(
-    name="daily_interest_accrual_schedule",
-    job=daily_interest_accrual,
-    job_type=JOB_TYPE,
-    business_date_of=business_date_ended_at,
-    description="Accrues the business date that just ended at each enabled config row's cron; "
+# accrual.definitions makes its sensor for the job, with the settings the definitions are built from.
+ACCRUAL_SCHEDULE = ScheduleSpec(
+    "daily_interest_accrual_schedule",
+    JOB_TYPE,
+    business_date_ended_at,
+    "Accrues the business date that just ended at each enabled config row's cron; "
     "a disabled row's ticks are skipped with the reason.",
 )

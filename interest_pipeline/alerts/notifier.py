@@ -117,7 +117,7 @@ class NotifierResource(dg.ConfigurableResource, ABC):  # type: ignore[type-arg]
 
 
 class SettingsNotifierResource(NotifierResource):
-    """The channels the environment configures (none: alerts are only logged)."""
+    """The channels the settings configure (INTEREST_ALERT_*; none: alerts are only logged)."""
 
     def channels(self) -> list[Channel]:
         settings = alert_settings()

@@ -7,7 +7,7 @@ here and answered INTERNAL_SERVER_ERROR without its message or traceback.
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import GraphQLError
@@ -24,7 +24,7 @@ from interest_pipeline.api.context import ApiContext
 from interest_pipeline.api.dagster_runs import DagsterRuns, GraphQLDagsterRuns
 from interest_pipeline.api.errors import ApiError
 from interest_pipeline.api.schema import schema
-from interest_pipeline.settings import database_url
+from interest_pipeline.settings import Settings, current_settings, database_url
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +49,22 @@ class ApiService:
     engine: Engine
     dagster: DagsterRuns
     cancel_wait_seconds: float = 60.0
+    # Read once when the service is made (`interest-pipeline api` has read them as it started).
+    settings: Settings = field(default_factory=current_settings)
 
     def principal(self, authorization: str | None) -> Principal:
         def lookup(sha256: str) -> tuple[str, str] | None:
             with self.engine.begin() as conn:
                 return repository.use_token(conn, sha256)
 
-        return authenticate(authorization, lookup)
+        return authenticate(authorization, lookup, self.settings.api_jwt_secret)
 
     def execute(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
         context = ApiContext(
             principal=principal,
             engine=self.engine,
             dagster=self.dagster,
+            settings=self.settings,
             cancel_wait_seconds=self.cancel_wait_seconds,
         )
         result = schema.execute(
@@ -141,5 +144,7 @@ def build_app(service: ApiService) -> Starlette:
 
 def default_app() -> Starlette:
     """The app on the configured database and Dagster (INTEREST_DAGSTER_GRAPHQL_URL)."""
-    engine = create_engine(database_url(), pool_pre_ping=True, pool_size=8)
-    return build_app(ApiService(engine=engine, dagster=GraphQLDagsterRuns()))
+    settings = current_settings()
+    engine = create_engine(database_url(settings), pool_pre_ping=True, pool_size=8)
+    dagster = GraphQLDagsterRuns(settings.dagster_graphql_url)
+    return build_app(ApiService(engine=engine, dagster=dagster, settings=settings))

@@ -10,14 +10,14 @@ import binascii
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-JWT_SECRET_ENV = "INTEREST_API_JWT_SECRET"
+from interest_pipeline.settings import JWT_SECRET_ENV
+
 HASURA_CLAIMS = "https://hasura.io/jwt/claims"
 HASURA_ROLE = "x-hasura-default-role"
 ROLES = ("admin", "user")
@@ -106,8 +106,9 @@ def sign_jwt(payload: dict[str, Any], secret: str) -> str:
 TokenLookup = Callable[[str], tuple[str, str] | None]
 
 
-def authenticate(authorization: str | None, lookup: TokenLookup, jwt_secret: str | None = None) -> Principal:
-    """The caller of a request from its Authorization header; AuthenticationFailed for 401."""
+def authenticate(authorization: str | None, lookup: TokenLookup, jwt_secret: str | None) -> Principal:
+    """The caller of a request from its Authorization header; AuthenticationFailed for 401.
+    `jwt_secret`: the settings' INTEREST_API_JWT_SECRET; None refuses every JWT."""
     if not authorization:
         raise AuthenticationFailed("no Authorization header")
     scheme, _, token = authorization.partition(" ")
@@ -115,7 +116,7 @@ def authenticate(authorization: str | None, lookup: TokenLookup, jwt_secret: str
     if scheme.lower() != "bearer" or not token:
         raise AuthenticationFailed("Authorization must be 'Bearer <token>'")
     if looks_like_jwt(token):
-        secret = jwt_secret if jwt_secret is not None else os.environ.get(JWT_SECRET_ENV)
+        secret = jwt_secret
         if not secret:
             raise AuthenticationFailed(f"JWTs are not accepted: {JWT_SECRET_ENV} is not set")
         return verify_jwt(token, secret)

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from interest_pipeline.api.auth import Principal
 from interest_pipeline.api.dagster_runs import DagsterRuns
 from interest_pipeline.api.errors import Forbidden
-from interest_pipeline.settings import Settings, load_settings
+from interest_pipeline.settings import Settings, current_settings
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class ApiContext:
     principal: Principal
     engine: Engine
     dagster: DagsterRuns
-    settings: Settings = field(default_factory=load_settings)
+    settings: Settings = field(default_factory=current_settings)
     # How long a cancel waits for Dagster to report the terminated run before closing its execution.
     cancel_wait_seconds: float = 60.0
 

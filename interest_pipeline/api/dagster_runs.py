@@ -5,13 +5,11 @@ shown in the UI like any other. `DagsterRuns` is the interface the schema uses; 
 is the real one (dagster_graphql's client), tests may hand in another.
 """
 
-import os
 from collections.abc import Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-DAGSTER_GRAPHQL_URL_ENV = "INTEREST_DAGSTER_GRAPHQL_URL"
-DEFAULT_DAGSTER_GRAPHQL_URL = "http://127.0.0.1:3000/graphql"
+from interest_pipeline.settings import check_graphql_url
 
 
 class DagsterRunsError(Exception):
@@ -34,22 +32,15 @@ class DagsterRuns(Protocol):
     def run_url(self, run_id: str) -> str: ...
 
 
-def dagster_graphql_url() -> str:
-    return os.environ.get(DAGSTER_GRAPHQL_URL_ENV) or DEFAULT_DAGSTER_GRAPHQL_URL
-
-
 class GraphQLDagsterRuns:
-    """dagster_graphql.DagsterGraphQLClient against INTEREST_DAGSTER_GRAPHQL_URL."""
+    """dagster_graphql.DagsterGraphQLClient against `url`: the settings' INTEREST_DAGSTER_GRAPHQL_URL."""
 
-    def __init__(self, url: str | None = None, timeout: int = 60) -> None:
-        self.url = url or dagster_graphql_url()
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{DAGSTER_GRAPHQL_URL_ENV} must be an http(s) URL, got {self.url!r}")
+    def __init__(self, url: str, timeout: int = 60) -> None:
+        check_graphql_url(url)  # checked with the settings already; a URL handed in directly is too
+        self.url = url
+        parts = urlsplit(url)
         path = parts.path.rstrip("/")
-        if not path.endswith("/graphql"):
-            raise ValueError(f"{DAGSTER_GRAPHQL_URL_ENV} must end in /graphql, got {self.url!r}")
-        self._host = parts.hostname
+        self._host = parts.hostname or ""  # check_graphql_url refused a URL without a host
         self._port = parts.port
         self._https = parts.scheme == "https"
         self._prefix = path[: -len("/graphql")]

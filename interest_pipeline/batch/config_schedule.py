@@ -21,7 +21,7 @@ from interest_pipeline.batch.config import PLAN_OPS, ConfigSchedule, config_sche
 from interest_pipeline.batch.tags import CONFIG_ID_TAG, MAX_RUNTIME_TAG, TICK_TAG, TRIGGER_TAG
 from interest_pipeline.domain.enums import ExecutionTrigger
 from interest_pipeline.resources.database import DatabaseResource
-from interest_pipeline.settings import load_settings
+from interest_pipeline.settings import Settings
 
 SENSOR_INTERVAL_SECONDS = 30
 
@@ -97,20 +97,32 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """What one job's config-row schedule is: its sensor's name, the rows' job type, the
+    business date a tick runs for, and the UI's description."""
+
+    name: str
+    job_type: str
+    business_date_of: BusinessDateOf
+    description: str
+
+
 def config_schedule_sensor(
-    *, name: str, job: dg.JobDefinition, job_type: str, business_date_of: BusinessDateOf, description: str
+    schedule: ScheduleSpec, job: dg.JobDefinition, settings: Settings
 ) -> dg.SensorDefinition:
-    """The evaluator of `job_type`'s config rows, requesting `job` runs."""
+    """The evaluator of the schedule's config rows, requesting `job` runs, in the business
+    timezone of `settings` (those the definitions were built with)."""
+    name, job_type, business_date_of = schedule.name, schedule.job_type, schedule.business_date_of
 
     @dg.sensor(
         name=name,
         job=job,
         minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=description,
+        description=schedule.description,
     )
     def evaluate(context: dg.SensorEvaluationContext, database: DatabaseResource) -> dg.SensorResult:
-        settings = load_settings()
         last = job.partitions_def.get_last_partition_key() if job.partitions_def else None
         with database.connect() as conn:
             rows = config_schedules(conn, job_type)

@@ -1,4 +1,5 @@
-"""The executor both jobs run their chunk steps on, chosen by INTEREST_EXECUTOR (settings).
+"""The executor both jobs run their chunk steps on, chosen by INTEREST_EXECUTOR (of the settings
+the jobs are built with).
 
 - `forkserver` (default): step processes forked from a warm server on the run's machine.
   Measured on 2 cores with 1M accounts (docs/benchmarks.md): each step process forked from a
@@ -19,12 +20,13 @@ from typing import Any
 
 import dagster as dg
 
-from interest_pipeline.settings import CelerySettings, celery_settings, executor_name, load_settings
+from interest_pipeline.settings import CelerySettings, Settings, celery_settings, current_settings
 
 # `__main__` is imported once by the forkserver (Python skips a module run with -m, and a
 # script whose body is guarded by `if __name__ == "__main__"` does nothing there), so forked
 # children find it in place instead of each re-running the parent's script.
 _ALWAYS_PRELOADED = ("__main__", "interest_pipeline.batch.step_imports")
+DEFINITIONS_MODULE = "interest_pipeline.definitions"
 
 # Celery app settings for chunk steps. A chunk is acknowledged only once it has run (acks_late),
 # and one a worker dies in is handed back to the broker (reject_on_worker_lost), so another
@@ -37,17 +39,17 @@ CELERY_APP_SETTINGS: dict[str, Any] = {
 }
 
 
-def chunk_executor(job_module: str) -> dg.ExecutorDefinition:
-    """The executor INTEREST_EXECUTOR names; `job_module` is what a forkserver preloads."""
-    choice = executor_name()
-    if choice == "in_process":
+def chunk_executor(job_module: str, settings: Settings | None = None) -> dg.ExecutorDefinition:
+    """The executor the settings' INTEREST_EXECUTOR names; `job_module` is what a forkserver preloads."""
+    settings = settings or current_settings()
+    if settings.executor == "in_process":
         return dg.in_process_executor
-    if choice == "celery":
-        return celery_chunk_executor()
-    return forkserver_executor(job_module)
+    if settings.executor == "celery":
+        return celery_chunk_executor(celery_settings(settings))
+    return forkserver_executor(job_module, settings.step_processes)
 
 
-def forkserver_executor(job_module: str) -> dg.ExecutorDefinition:
+def forkserver_executor(job_module: str, step_processes: int) -> dg.ExecutorDefinition:
     """Multiprocess executor, forkserver start method with `job_module` and step imports preloaded.
 
     max_concurrent caps step processes; the config row's parallel_threads bounds the chunks that
@@ -56,16 +58,19 @@ def forkserver_executor(job_module: str) -> dg.ExecutorDefinition:
     """
     return dg.multiprocess_executor.configured(
         {
-            "max_concurrent": load_settings().step_processes,
-            "start_method": {"forkserver": {"preload_modules": [*_ALWAYS_PRELOADED, job_module]}},
+            "max_concurrent": step_processes,
+            # definitions last: the jobs are built there (from the settings the forkserver reads
+            # once, from the run's environment), and a step's reconstructable job looks them up there.
+            "start_method": {
+                "forkserver": {"preload_modules": [*_ALWAYS_PRELOADED, job_module, DEFINITIONS_MODULE]}
+            },
         },
         name="forkserver_multiprocess",
     )
 
 
-def celery_executor_config(celery: CelerySettings | None = None) -> dict[str, Any]:
+def celery_executor_config(celery: CelerySettings) -> dict[str, Any]:
     """dagster-celery's executor config from the settings; `interest-pipeline worker` uses the same."""
-    celery = celery or celery_settings()
     return {
         "broker": celery.broker,
         "backend": celery.backend,
@@ -73,17 +78,17 @@ def celery_executor_config(celery: CelerySettings | None = None) -> dict[str, An
     }
 
 
-def celery_chunk_executor() -> dg.ExecutorDefinition:
+def celery_chunk_executor(celery: CelerySettings) -> dg.ExecutorDefinition:
     from dagster_celery import celery_executor
 
     # dagster-celery registers its step task on the run's app again for every step it submits;
     # Celery 5.7 warns each time (same task, same app), which would bury a run's own output.
     warnings.filterwarnings("ignore", message="Task name 'execute_plan' is already registered")
 
-    return celery_executor.configured(celery_executor_config(), name="celery")
+    return celery_executor.configured(celery_executor_config(celery), name="celery")
 
 
-def celery_worker_app(celery: CelerySettings | None = None) -> Any:
+def celery_worker_app(celery: CelerySettings) -> Any:
     """The Celery app a worker runs: dagster-celery's, with its step task, on the executor's settings."""
     from dagster._core.execution.retries import RetryMode
     from dagster_celery.executor import CeleryExecutor

@@ -22,7 +22,7 @@ from interest_pipeline.batch.run_launcher import run_worker_pid
 from interest_pipeline.batch.tags import WORKER_HOST_TAG, WORKER_PID_TAG
 from interest_pipeline.batch.trigger import trigger_from_tags
 from interest_pipeline.resources.database import DatabaseResource
-from interest_pipeline.settings import load_settings
+from interest_pipeline.settings import current_settings
 
 _RUN_STATES = {
     dg.DagsterRunStatus.SUCCESS: "SUCCESS",
@@ -37,7 +37,7 @@ def scheduled_run_request(
 ) -> dg.RunRequest | dg.SkipReason:
     """A schedule's run of `business_date` (run key = partition key), or why it is skipped:
     the date is before the partitions' start, or the job's config row is disabled."""
-    settings = load_settings()
+    settings = current_settings()
     if business_date < settings.partitions_start:
         return dg.SkipReason(f"{business_date} is before the partitions' start {settings.partitions_start}")
     partition_key = business_date.isoformat()

@@ -17,7 +17,7 @@ from interest_pipeline.cli.report import report
 from interest_pipeline.cli.summary import summary
 from interest_pipeline.cli.ui import ui
 from interest_pipeline.cli.worker import worker
-from interest_pipeline.settings import SettingsError, validate_environment
+from interest_pipeline.settings import SettingsError, load_settings
 
 # platformdirs warns on every start on machines without XDG_RUNTIME_DIR (pgserver's lock path).
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -36,10 +36,10 @@ def main(verbose: bool, debug: bool) -> None:
     logging.basicConfig(level=level, format="%(message)s")
     # Dagster's own logger prints every step event at DEBUG; the commands print their own summaries.
     logging.getLogger("dagster").setLevel(level)
-    # At the edge: a misspelt setting (executor, broker, timezone, ...) fails here, before any job
-    # is loaded or launched, as one line naming the variable.
+    # At the edge: the settings are read here, once for the command, so a misspelt one (executor,
+    # broker, timezone, ...) fails before any job is loaded or launched, as one line naming the variable.
     try:
-        validate_environment()
+        load_settings()
     except SettingsError as error:
         raise click.UsageError(str(error)) from error
 

@@ -6,7 +6,7 @@ from sqlalchemy.engine import URL
 from interest_pipeline.cli.errors import BadInput
 from interest_pipeline.db import migrate
 from interest_pipeline.db.admin import database_exists
-from interest_pipeline.settings import DATABASE_URL_ENV, database_url, validate_environment
+from interest_pipeline.settings import DATABASE_URL_ENV, current_settings, database_url
 
 
 def _target(revision: str | None = None) -> URL:
@@ -15,12 +15,12 @@ def _target(revision: str | None = None) -> URL:
     A missing database is refused, never created (nor Dagster's beside it): which server and
     name to use is the operator's decision. Only the embedded server's database is made for them.
     """
-    validate_environment()
+    settings = current_settings()
     if revision is not None and not migrate.known_revision(revision):
         raise BadInput(
             f"unknown revision {revision!r} (known: head, base, or {migrate.head_revision()} and earlier)"
         )
-    url = database_url()
+    url = database_url(settings)
     if not database_exists(url):
         raise click.ClickException(
             f"database {url.database!r} does not exist on {url.host or 'the server'} ({DATABASE_URL_ENV}): "

@@ -12,8 +12,8 @@ import click
 
 from interest_pipeline.settings import (
     EXECUTOR_ENV,
-    SettingsError,
     celery_settings,
+    current_settings,
     database_url,
     ensure_dagster_home,
 )
@@ -43,17 +43,16 @@ from interest_pipeline.settings import (
 @click.option("--loglevel", "-l", default="INFO", show_default=True, help="Celery's log level.")
 def worker(concurrency: int | None, queue: str | None, name: str | None, loglevel: str) -> None:
     """Run chunk steps of the celery executor's runs, taken from the broker's queue."""
-    try:
-        celery = celery_settings()
-    except SettingsError as error:
-        # a bad setting is the caller's input, as every command treats it (exit 2)
-        raise click.UsageError(str(error)) from error
+    settings = current_settings()  # read (and checked) as the command started: cli.main
+    celery = celery_settings(settings)
     # The job a step task loads must be the one its run was built with: the celery executor's.
+    # Written for the definitions imported below and the pool processes, which read their
+    # settings from the environment as every Dagster process does.
     os.environ[EXECUTOR_ENV] = "celery"
     # Resolved once here, so every pool process finds the same databases in its environment:
     # the step's instance ref reads INTEREST_DAGSTER_PG_URL, the ops INTEREST_DATABASE_URL.
-    database_url()
-    ensure_dagster_home()
+    database_url(settings)
+    ensure_dagster_home(settings)
     # Imported before the pool forks, so each pool process starts with the jobs loaded.
     import interest_pipeline.batch.step_imports
     import interest_pipeline.definitions  # noqa: F401

@@ -8,8 +8,7 @@ batch.config_schedule evaluates the rows, so a changed cron takes effect on the 
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from interest_pipeline.batch.config_schedule import config_schedule_sensor
-from interest_pipeline.posting.job import interest_posting
+from interest_pipeline.batch.config_schedule import ScheduleSpec
 from interest_pipeline.posting.sql import JOB_TYPE
 
 
@@ -18,11 +17,11 @@ def previous_business_date(tick: datetime, timezone: str) -> date:
     return tick.astimezone(ZoneInfo(timezone)).date() - timedelta(days=1)
 
 
-interest_posting_schedule = config_schedule_sensor(
-    name="interest_posting_schedule",
-    job=interest_posting,
-    job_type=JOB_TYPE,
-    business_date_of=previous_business_date,
-    description="Posts the previous business date at each enabled config row's cron; harmless when "
+# posting.definitions makes its sensor for the job, with the settings the definitions are built from.
+POSTING_SCHEDULE = ScheduleSpec(
+    "interest_posting_schedule",
+    JOB_TYPE,
+    previous_business_date,
+    "Posts the previous business date at each enabled config row's cron; harmless when "
     "the after-accrual sensor already has.",
 )

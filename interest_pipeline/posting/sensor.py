@@ -2,10 +2,8 @@
 
 import dagster as dg
 
-from interest_pipeline.accrual.job import daily_interest_accrual
 from interest_pipeline.batch.config import load_job_config
 from interest_pipeline.batch.tags import MAX_RUNTIME_TAG, PARTITION_TAG, POSTING_FOLLOWS_TAG
-from interest_pipeline.posting.job import interest_posting
 from interest_pipeline.posting.sql import JOB_TYPE
 from interest_pipeline.resources.database import DatabaseResource
 
@@ -27,16 +25,23 @@ def posting_request(
     return dg.RunRequest(run_key=f"after-accrual-{run.run_id}", partition_key=partition_key, tags=tags)
 
 
-@dg.run_status_sensor(
-    name="interest_posting_after_accrual",
-    run_status=dg.DagsterRunStatus.SUCCESS,
-    monitored_jobs=[daily_interest_accrual],
-    request_job=interest_posting,
-    description="Requests the posting run for P once the accrual run for P has succeeded.",
-)
-def interest_posting_after_accrual(
-    context: dg.RunStatusSensorContext, database: DatabaseResource
-) -> dg.RunRequest | dg.SkipReason:
-    with database.connect() as conn:
-        row = load_job_config(conn, JOB_TYPE)
-    return posting_request(context.dagster_run, row.enabled, row.timeout_seconds)
+def posting_after_accrual_sensor(
+    accrual_job: dg.JobDefinition, posting_job: dg.JobDefinition
+) -> dg.SensorDefinition:
+    """`interest_posting_after_accrual` between the two jobs posting.definitions is given."""
+
+    @dg.run_status_sensor(
+        name="interest_posting_after_accrual",
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        monitored_jobs=[accrual_job],
+        request_job=posting_job,
+        description="Requests the posting run for P once the accrual run for P has succeeded.",
+    )
+    def interest_posting_after_accrual(
+        context: dg.RunStatusSensorContext, database: DatabaseResource
+    ) -> dg.RunRequest | dg.SkipReason:
+        with database.connect() as conn:
+            row = load_job_config(conn, JOB_TYPE)
+        return posting_request(context.dagster_run, row.enabled, row.timeout_seconds)
+
+    return interest_posting_after_accrual

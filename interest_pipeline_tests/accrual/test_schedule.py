@@ -8,7 +8,7 @@ import dagster as dg
 import psycopg
 import pytest
 
-from interest_pipeline.accrual.schedule import business_date_ended_at, daily_interest_accrual_schedule
+from interest_pipeline.accrual.schedule import business_date_ended_at
 from interest_pipeline.batch import config_schedule
 from interest_pipeline.definitions import defs
 from interest_pipeline.resources.database import DatabaseResource
@@ -22,7 +22,7 @@ def _evaluate(tick: datetime, monkeypatch: pytest.MonkeyPatch) -> Any:
         resources={"database": DatabaseResource()},
         repository_def=defs.get_repository_def(),
     )
-    return daily_interest_accrual_schedule.evaluate_tick(context)
+    return defs.get_sensor_def("daily_interest_accrual_schedule").evaluate_tick(context)
 
 
 def _row_id(conn: psycopg.Connection) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from interest_pipeline import settings
-from interest_pipeline.batch.executor import chunk_executor
+from interest_pipeline.batch.executor import DEFINITIONS_MODULE, chunk_executor
 from interest_pipeline.definitions import defs
 from interest_pipeline.settings import package_path, sqlalchemy_url
 from interest_pipeline_tests.support.database import fresh_database
@@ -39,7 +39,8 @@ def _config(job_module: str) -> dict[str, object]:
 class TestChunkExecutor:
     @pytest.mark.parametrize("job_name", ["daily_interest_accrual", "interest_posting"])
     def test_each_job_forks_its_steps_from_a_server_that_preloaded_the_job(self, job_name: str) -> None:
-        """The preloaded modules import, and the job's own is among them: a step finds its job in place.
+        """The preloaded modules import, the job's own and the definitions that build the job among
+        them: a step finds its job in place.
 
         Fails when a job module moves or is renamed without its chunk_executor(...) argument.
         """
@@ -49,7 +50,10 @@ class TestChunkExecutor:
         [(method, options)] = resolved.value["config"]["start_method"].items()  # type: ignore[index]
         assert method == "forkserver"
         preloaded = [importlib.import_module(m) for m in options["preload_modules"] if m != "__main__"]
-        assert any(getattr(module, job_name, None) is not None for module in preloaded), options
+        # the job's module (its JOB_NAME), then the definitions that build the job, as steps look it up
+        assert any(getattr(module, "JOB_NAME", None) == job_name for module in preloaded), options
+        assert preloaded[-1].__name__ == DEFINITIONS_MODULE, options
+        assert preloaded[-1].defs.get_job_def(job_name).name == job_name
 
     def test_runs_as_many_step_processes_as_the_settings_say(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(settings.STEP_PROCESSES_ENV, "5")

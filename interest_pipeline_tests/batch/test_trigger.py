@@ -6,15 +6,14 @@ import dagster as dg
 import pytest
 from dagster._core.storage.dagster_run import DagsterRun
 
-from interest_pipeline.accrual.schedule import daily_interest_accrual_schedule
-from interest_pipeline.posting.sensor import interest_posting_after_accrual
+from interest_pipeline.definitions import defs
 from interest_pipeline_tests.accrual.book import Book, accrue
 
 # What the daemon tags a run with when a schedule, a sensor or a backfill launches it; a UI
 # launch, the CLI and the API add none of these.
 LAUNCHED_BY: dict[str, Mapping[str, str]] = {
-    "SCHEDULE": DagsterRun.tags_for_schedule(daily_interest_accrual_schedule),
-    "SENSOR": DagsterRun.tags_for_sensor(interest_posting_after_accrual),
+    "SCHEDULE": DagsterRun.tags_for_schedule(defs.get_sensor_def("daily_interest_accrual_schedule")),
+    "SENSOR": DagsterRun.tags_for_sensor(defs.get_sensor_def("interest_posting_after_accrual")),
     "BACKFILL": DagsterRun.tags_for_backfill_id("backfill-1"),
     "MANUAL": {},
 }

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-from interest_pipeline.accrual.job import daily_interest_accrual
+from interest_pipeline.accrual.job import build_accrual_job
 from interest_pipeline.checks import sql as checks
 from interest_pipeline.checks.dagster_checks import (
     ACCRUALS,
@@ -22,7 +22,7 @@ from interest_pipeline.checks.dagster_checks import (
     verify_latest_books,
 )
 from interest_pipeline.definitions import defs
-from interest_pipeline.posting.job import interest_posting
+from interest_pipeline.posting.job import build_posting_job
 from interest_pipeline.reporting.month import month_report, render_table
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.resources.ledger import PostgresLedgerResource
@@ -39,10 +39,10 @@ def instance() -> Iterator[dg.DagsterInstance]:
 def run_both(
     instance: dg.DagsterInstance, day: date
 ) -> tuple[dg.ExecuteInProcessResult, dg.ExecuteInProcessResult]:
-    accrual = daily_interest_accrual.execute_in_process(
+    accrual = build_accrual_job().execute_in_process(
         partition_key=day.isoformat(), instance=instance, resources={"database": DatabaseResource()}
     )
-    posting = interest_posting.execute_in_process(
+    posting = build_posting_job().execute_in_process(
         partition_key=day.isoformat(),
         instance=instance,
         resources={"database": DatabaseResource(), "ledger": PostgresLedgerResource()},
@@ -73,7 +73,7 @@ def test_the_definitions_declare_each_check_on_its_asset() -> None:
         dg.AssetCheckKey(LEDGER, checks.JOURNALS_EQUAL_POSTINGS),
     }
     # the jobs are the same two op jobs as before
-    assert sorted(n.name for n in interest_posting.graph.nodes) == [
+    assert sorted(n.name for n in build_posting_job().graph.nodes) == [
         "close_posting",
         "plan_posting",
         "post_chunk",

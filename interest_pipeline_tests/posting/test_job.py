@@ -9,7 +9,7 @@ import dagster as dg
 import psycopg
 import pytest
 
-from interest_pipeline.posting.job import interest_posting
+from interest_pipeline.posting.job import build_posting_job
 from interest_pipeline.posting.sql import ALREADY_POSTED
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.resources.ledger import LedgerResource, PostgresLedgerResource
@@ -45,7 +45,7 @@ def post(
     raise_on_error: bool = True,
     **config: Any,
 ) -> dg.ExecuteInProcessResult:
-    return interest_posting.execute_in_process(
+    return build_posting_job().execute_in_process(
         partition_key=p.isoformat(),
         instance=instance,
         resources={"database": DatabaseResource(), "ledger": ledger or PostgresLedgerResource()},

@@ -8,12 +8,11 @@ import dagster as dg
 import psycopg
 import pytest
 
-from interest_pipeline.accrual.job import daily_interest_accrual
+from interest_pipeline.accrual.job import JOB_NAME as ACCRUAL_JOB
 from interest_pipeline.batch import config_schedule
 from interest_pipeline.batch.tags import POSTING_FOLLOWS_TAG
 from interest_pipeline.definitions import defs
-from interest_pipeline.posting.schedule import interest_posting_schedule, previous_business_date
-from interest_pipeline.posting.sensor import interest_posting_after_accrual
+from interest_pipeline.posting.schedule import previous_business_date
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline_tests.posting.support import Book, product
 
@@ -29,18 +28,19 @@ def book(conn: psycopg.Connection) -> Book:
 def evaluate_sensor(
     instance: dg.DagsterInstance, tags: dict[str, str] | None = None
 ) -> dg.RunRequest | dg.SkipReason:
-    result = defs.get_job_def(daily_interest_accrual.name).execute_in_process(
+    result = defs.get_job_def(ACCRUAL_JOB).execute_in_process(
         partition_key="2025-01-31", instance=instance, tags=tags or {}
     )
     [event] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_SUCCESS]
+    sensor = defs.get_sensor_def("interest_posting_after_accrual")
     context = dg.build_run_status_sensor_context(
-        sensor_name=interest_posting_after_accrual.name,
+        sensor_name=sensor.name,
         dagster_instance=instance,
         dagster_run=result.dagster_run,
         dagster_event=event,
         resources={"database": DatabaseResource()},
     )
-    outcome = interest_posting_after_accrual(context)
+    outcome = sensor(context)
     assert isinstance(outcome, dg.RunRequest | dg.SkipReason)
     return outcome
 
@@ -77,7 +77,7 @@ class TestSchedule:
             resources={"database": DatabaseResource()},
             repository_def=defs.get_repository_def(),
         )
-        [request] = interest_posting_schedule.evaluate_tick(context).run_requests
+        [request] = defs.get_sensor_def("interest_posting_schedule").evaluate_tick(context).run_requests
         assert request.partition_key == "2025-01-31"
         assert request.tags["interest_pipeline/trigger"] == "SCHEDULE"
 

@@ -8,7 +8,7 @@ import dagster as dg
 import psycopg
 import pytest
 
-from interest_pipeline.accrual.schedule import business_date_ended_at, daily_interest_accrual_schedule
+from interest_pipeline.accrual.schedule import business_date_ended_at
 from interest_pipeline.batch import config_schedule
 from interest_pipeline.batch.config import ConfigSchedule
 from interest_pipeline.batch.config_schedule import evaluate_rows
@@ -143,7 +143,7 @@ class TestTheSensorReadsTheRowEachTick:
         self, conn: psycopg.Connection, at_midnight: datetime
     ) -> None:
         cursor = _cursor(at_midnight - timedelta(seconds=30))
-        seeded = _evaluate(daily_interest_accrual_schedule, cursor)
+        seeded = _evaluate(defs.get_sensor_def("daily_interest_accrual_schedule"), cursor)
         [request] = seeded.run_requests
         assert request.partition_key == "2025-02-28"
         row_id = conn.execute(
@@ -155,7 +155,7 @@ class TestTheSensorReadsTheRowEachTick:
             "UPDATE interest_batch_config SET cron_expression = '0 6 * * *'"
             " WHERE job_type = 'daily_interest_accrual'"
         )
-        moved = _evaluate(daily_interest_accrual_schedule, cursor)
+        moved = _evaluate(defs.get_sensor_def("daily_interest_accrual_schedule"), cursor)
         assert moved.run_requests == []
         assert "no tick of '0 6 * * *'" in moved.skip_message
 
@@ -165,7 +165,10 @@ class TestTheSensorReadsTheRowEachTick:
         conn.execute(
             "UPDATE interest_batch_config SET enabled = false WHERE job_type = 'daily_interest_accrual'"
         )
-        result = _evaluate(daily_interest_accrual_schedule, _cursor(at_midnight - timedelta(seconds=30)))
+        result = _evaluate(
+            defs.get_sensor_def("daily_interest_accrual_schedule"),
+            _cursor(at_midnight - timedelta(seconds=30)),
+        )
         assert result.run_requests == []
         assert "(daily_interest_accrual) is disabled (enabled = false): no run" in result.skip_message
 
@@ -174,6 +177,9 @@ class TestTheSensorReadsTheRowEachTick:
             "UPDATE interest_batch_config SET cron_expression = '* * * * *'"
             " WHERE job_type = 'daily_interest_accrual'"
         )
-        result = _evaluate(daily_interest_accrual_schedule, _cursor(datetime.now(UTC) - timedelta(minutes=2)))
+        result = _evaluate(
+            defs.get_sensor_def("daily_interest_accrual_schedule"),
+            _cursor(datetime.now(UTC) - timedelta(minutes=2)),
+        )
         assert result.run_requests == []
         assert "has not ended yet" in result.skip_message

@@ -167,8 +167,7 @@ class TestEnvironment:
         assert all(environment[v] for v in APP_VARIABLES | instance_variables)
         for key, value in environment.items():
             monkeypatch.setenv(key, value)
-        settings.check_executor_settings()
-        assert settings.executor_name() == "celery"
+        assert settings.load_settings().executor == "celery"
         assert settings.celery_settings().broker.startswith("amqp://")
         # the app's storage and Dagster's are the databases the postgres service makes
         assert environment[settings.DAGSTER_DATABASE_URL_ENV].endswith(

@@ -139,7 +139,7 @@ class TestExecutorSetting:
 
     def test_the_default_is_forkserver(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(settings.EXECUTOR_ENV, raising=False)
-        assert settings.executor_name() == "forkserver"
+        assert settings.load_settings().executor == "forkserver"
 
     def test_celery_settings_default_to_the_local_rabbitmq(
         self, default_settings: pytest.MonkeyPatch
@@ -175,7 +175,7 @@ class TestExecutorSetting:
         monkeypatch.setenv(settings.EXECUTOR_ENV, "celery")
         monkeypatch.setenv(variable, value)
         with pytest.raises(ValueError, match=re.escape(message)):
-            settings.check_executor_settings()
+            settings.load_settings()
         # the CLI refuses at its edge: no job is loaded, nothing launched (`accrue` would need a database)
         result = CliRunner().invoke(main, ["accrue", "--date", "2025-01-31"])
         assert result.exit_code == 2  # a setting is the caller's input, like an option

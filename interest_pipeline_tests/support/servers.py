@@ -22,7 +22,14 @@ from typing import Any
 
 import requests
 
-from interest_pipeline.settings import DATABASE_URL_ENV, HOME_ENV, REPO_ROOT, ensure_dagster_home
+from interest_pipeline.settings import (
+    DATABASE_URL_ENV,
+    HOME_ENV,
+    REPO_ROOT,
+    ensure_dagster_home,
+    forget_settings,
+    load_settings,
+)
 
 # Dagster's gRPC deadline (60 s by default) for the test servers' calls to their code server: on a CI
 # machine whose two cores run two test processes and their servers, a run launch can outlast 60 s,
@@ -112,6 +119,7 @@ def dagster_environment(
     """The servers' environment: the test database, a fresh project home and its DAGSTER_HOME.
 
     ensure_dagster_home writes into os.environ; this restores it, so the test process is unchanged.
+    The settings are read from the environment made here, and forgotten after (settings.forget_settings).
     """
     saved = dict(os.environ)
     try:
@@ -119,11 +127,12 @@ def dagster_environment(
         os.environ[HOME_ENV] = str(home)
         for key in ("DAGSTER_HOME", "INTEREST_DAGSTER_PG_URL", "INTEREST_DAGSTER_DATABASE_URL"):
             os.environ.pop(key, None)
-        ensure_dagster_home()
+        ensure_dagster_home(load_settings())
         env = dict(os.environ)
     finally:
         os.environ.clear()
         os.environ.update(saved)
+        forget_settings()
     env.update(extra or {})
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("DAGSTER_GRPC_TIMEOUT_SECONDS", str(TEST_GRPC_TIMEOUT_SECONDS))
