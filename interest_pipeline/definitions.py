@@ -6,6 +6,8 @@ settings: load_settings() runs here once, and the jobs' partitions, executors an
 made from that instance. No module this one imports reads the environment at import time.
 """
 
+import warnings
+
 import dagster as dg
 
 from interest_pipeline.accrual.definitions import accrual_definitions
@@ -18,6 +20,13 @@ from interest_pipeline.posting.job import build_posting_job
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.resources.ledger import PostgresLedgerResource
 from interest_pipeline.settings import Settings, load_settings
+
+# Dagster's own: binding resources rebuilds every sensor with its (empty) owners, which trips the
+# beta warning of that parameter. It said so once per run in every terminal and log; nothing here
+# sets owners.
+warnings.filterwarnings(
+    "ignore", message="Parameter `owners` of initializer `SensorDefinition.__init__`", category=dg.BetaWarning
+)
 
 DATABASE = DatabaseResource()
 LEDGER = PostgresLedgerResource()

@@ -66,3 +66,21 @@ class TestResourcesBoundOnce:
             bound = defs.get_job_def(job.name)
             assert {"database", "ledger", "notifier"} <= set(bound.resource_defs)
         assert defs.resources == {"database": DATABASE, "ledger": LEDGER, "notifier": NOTIFIER}
+
+
+def test_building_the_definitions_warns_nothing() -> None:
+    """Every run and command builds the Definitions; a warning there reaches every terminal and log
+    once per run (Dagster's beta warning for the sensors' owners did, 124 times in the quickstart)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings, dagster\n"
+        "warnings.simplefilter('error', dagster.BetaWarning)\n"
+        "warnings.simplefilter('error', UserWarning)\n"
+        "import interest_pipeline.definitions as d\n"
+        "d.build_definitions(d.load_settings()).get_job_def('interest_posting')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Warning" not in done.stderr
