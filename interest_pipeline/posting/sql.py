@@ -290,8 +290,14 @@ WITH cand AS (
       FROM {CANDIDATES_TABLE}
      WHERE NOT already_posted
 ),
+-- The first date any accrual result exists: that of the earliest accrual execution with a result
+-- (an accrual execution's results are of its own date). Read off the execution rows, one per run,
+-- each probed by its key: min() over the account-result log itself scanned every result ever
+-- written, in every chunk (a million rows a night).
 first_ever AS (
-    SELECT min(business_date) AS d FROM interest_batch_account_result WHERE job_type = '{ACCRUAL_JOB_TYPE}'
+    SELECT min(e.business_date) AS d FROM interest_batch_execution e
+     WHERE e.job_type = '{ACCRUAL_JOB_TYPE}'
+       AND EXISTS (SELECT 1 FROM interest_batch_account_result r WHERE r.execution_id = e.id)
 ),
 window_start AS (
     -- NULL (no accrual result at all, so nothing to check) stays NULL: greatest() would drop it
