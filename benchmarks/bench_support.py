@@ -1,9 +1,15 @@
-"""What both benchmark scripts set up: their databases, and a PostgreSQL-backed Dagster instance."""
+"""What the benchmark scripts share: their databases, a PostgreSQL-backed Dagster instance, and a
+book's dates made as production makes them (accrued and posted through the jobs' own lifecycles),
+with the posting job and its bare-SQL floor measured on them (bench_posting, bench_history)."""
 
 import os
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -11,7 +17,23 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL
 
-from interest_pipeline.settings import libpq_url, sqlalchemy_url, with_database
+from interest_pipeline.accrual.sql import JOB_TYPE as ACCRUAL_JOB_TYPE
+from interest_pipeline.accrual.sql import accrue_chunk
+from interest_pipeline.batch.config import BatchRunConfig, load_job_config, merge_config
+from interest_pipeline.batch.lifecycle import finish_batch, run_chunk, start_batch
+from interest_pipeline.posting.job import reconstructable_posting_job
+from interest_pipeline.posting.lifecycle import post_business_date, unknown_run
+from interest_pipeline.posting.sql import DUE_PREDICATE, plan_chunks
+from interest_pipeline.posting.sql import JOB_TYPE as POSTING_JOB_TYPE
+from interest_pipeline.resources.database import DatabaseResource
+from interest_pipeline.resources.ledger import PostgresLedgerResource
+from interest_pipeline.settings import (
+    DATABASE_URL_ENV,
+    libpq_url,
+    load_settings,
+    sqlalchemy_url,
+    with_database,
+)
 
 
 @contextmanager
@@ -52,3 +74,206 @@ def postgres_instance(dagster_url: URL) -> Iterator[dg.DagsterInstance]:
         )
         with dg.DagsterInstance.get() as instance:
             yield instance
+
+
+# --- a book's dates as production makes them (bench_posting --book production, bench_history) ----
+
+
+def timed(label: str, started: float) -> float:
+    seconds = time.perf_counter() - started
+    print(f"  {label}: {seconds:.1f} s", flush=True)
+    return seconds
+
+
+def point_at(url: URL) -> None:
+    """Make `url` this process's application database (and that of the step processes it starts)."""
+    os.environ[DATABASE_URL_ENV] = url.render_as_string(hide_password=False)
+    load_settings()  # this process reads its settings once: again, for the database just set
+
+
+def settle(url: URL) -> None:
+    """Statistics fresh and dirty pages written, so what is timed next starts from a quiet database."""
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        conn.execute("CHECKPOINT")
+
+
+def accrue_date(database: DatabaseResource, business_date: date) -> None:
+    """One date accrued by the accrual job's own lifecycle and chunk statement (its account results,
+    statuses and execution row), chunks two at a time, as its parallel_threads."""
+    run_id = f"bench-accrual-{business_date}"
+    tasks = start_batch(
+        database,
+        job_type=ACCRUAL_JOB_TYPE,
+        run_id=run_id,
+        business_date=business_date,
+        trigger="BACKFILL",
+        run_config=BatchRunConfig(),
+        run_state=unknown_run,
+    )
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda task: run_chunk(database, task, accrue_chunk), tasks))
+    finish_batch(database, run_id)
+
+
+def post_date(database: DatabaseResource, ledger: PostgresLedgerResource, business_date: date) -> None:
+    """One date posted by the posting job's own lifecycle: the accounts due on it (month ends,
+    maturities, closures), with its account results and execution row."""
+    post_business_date(database, business_date, ledger, run_id=f"bench-posting-{business_date}")
+
+
+# The posting floor: the same postings, journals and capitalization by three set-based statements
+# per chunk (the job's own id ranges, one transaction each, as many at once as the job's
+# parallel_threads) and nothing else: no completeness check, no account results or status, no
+# execution row, no Dagster. Whole-book statements were tried first and are no floor here: one
+# statement with data-modifying CTEs, and the three statements over the whole book (even with
+# work_mem raised to 1GB so the aggregate is hashed), both still ran after 12 minutes at 1M
+# accounts (the three took 31 s at 200k), while the chunked job takes a few minutes.
+# Accounts that ended (matured, closed) before P and still hold ACCRUED interest owe their final
+# posting, dated the day they ended: when no posting run made it on that day (bench_posting's
+# `--book direct`), the job makes it late, and the floor must make it too.
+FLOOR_POSTINGS = f"""
+WITH due AS (
+    SELECT a.id, a.currency, c.minor_units, p.withholding_tax_rate, d.post_date,
+           (a.maturity_date = d.post_date OR a.closed_on = d.post_date) IS TRUE AS is_final
+      FROM accounts a
+      JOIN interest_products p ON p.code = a.product_code
+      JOIN currencies c ON c.code = a.currency
+     CROSS JOIN LATERAL (
+           SELECT CASE WHEN least(a.closed_on, a.maturity_date) < %(business_date)s::date
+                       THEN least(a.closed_on, a.maturity_date)
+                       ELSE %(business_date)s::date END AS post_date) d
+     WHERE a.id BETWEEN %(first_id)s AND %(last_id)s
+       AND (least(a.closed_on, a.maturity_date) < %(business_date)s::date OR {DUE_PREDICATE})
+),
+pending AS (
+    SELECT ia.account_id, sum(ia.amount) AS accrued, count(*) AS n, min(ia.accrual_date) AS first_date,
+           max(ia.accrual_date) AS last_date
+      FROM interest_accruals ia
+      JOIN due ON due.id = ia.account_id
+     WHERE ia.account_id BETWEEN %(first_id)s AND %(last_id)s
+       AND ia.status = 'ACCRUED' AND ia.accrual_date <= due.post_date
+     GROUP BY ia.account_id
+),
+amounts AS (
+    SELECT due.*, coalesce(prev.carry_out, 0) AS carry_in, pending.*,
+           round_half_even(coalesce(prev.carry_out, 0) + pending.accrued, due.minor_units) AS gross
+      FROM due
+      JOIN pending ON pending.account_id = due.id
+      LEFT JOIN LATERAL (SELECT carry_out FROM interest_postings ip
+                          WHERE ip.account_id = due.id AND ip.posting_date < due.post_date
+                          ORDER BY ip.posting_date DESC, ip.id DESC LIMIT 1) prev ON true
+)
+INSERT INTO interest_postings (account_id, posting_date, idempotency_key, currency, carry_in, accrued,
+    gross, carry_out, tax, net, withholding_tax_rate, is_final, written_off, accrual_count,
+    first_accrual_date, last_accrual_date, execution_id, made_on)
+SELECT id, post_date, 'INT-CAP-' || id || to_char(post_date, '-YYYY-MM'), currency, carry_in, accrued,
+       gross, carry_in + accrued - gross, tax, gross - tax, withholding_tax_rate, is_final,
+       CASE WHEN is_final THEN carry_in + accrued - gross ELSE 0 END, n, first_date, last_date, 'floor',
+       %(business_date)s::date
+  FROM amounts
+ CROSS JOIN LATERAL (SELECT round_half_even(gross * withholding_tax_rate * 0.01, minor_units) AS tax) t
+ON CONFLICT (idempotency_key) DO NOTHING
+"""
+
+FLOOR_JOURNALS = """
+INSERT INTO ledger_entries (journal_key, line_no, gl_account, account_id, debit, credit, currency, value_date)
+SELECT p.idempotency_key, l.line_no, l.gl_account, CASE WHEN l.line_no = 2 THEN p.account_id END,
+       CASE WHEN l.line_no = 1 THEN p.gross ELSE 0 END,
+       CASE l.line_no WHEN 2 THEN p.net WHEN 3 THEN p.tax ELSE 0 END, p.currency, p.posting_date
+  FROM interest_postings p
+ CROSS JOIN (VALUES (1, 'INTEREST_EXPENSE'), (2, 'CUSTOMER_DEPOSITS'), (3, 'WITHHOLDING_TAX_PAYABLE'))
+       AS l (line_no, gl_account)
+ WHERE p.execution_id = 'floor' AND p.account_id BETWEEN %(first_id)s AND %(last_id)s AND p.gross > 0
+   AND CASE l.line_no WHEN 2 THEN p.net > 0 WHEN 3 THEN p.tax > 0 ELSE true END
+"""
+
+FLOOR_CAPITALIZE = """
+UPDATE interest_accruals ia
+   SET status = 'CAPITALIZED', capitalization_date = p.posting_date, posting_id = p.id, updated_at = now()
+  FROM interest_postings p
+ WHERE p.execution_id = 'floor' AND p.account_id BETWEEN %(first_id)s AND %(last_id)s
+   AND ia.account_id = p.account_id AND ia.status = 'ACCRUED'
+   AND ia.accrual_date <= p.posting_date
+"""
+
+# What the run of P made (made_on = P: its own postings and any it made late), both ways.
+POSTING_FINGERPRINT = """
+WITH made AS (SELECT * FROM interest_postings WHERE made_on = %(posting_date)s)
+SELECT count(*), sum(gross), sum(tax), sum(net), sum(carry_out), sum(written_off), sum(accrual_count),
+       count(*) FILTER (WHERE is_final),
+       (SELECT count(*) FROM ledger_entries WHERE journal_key IN (SELECT idempotency_key FROM made)),
+       (SELECT sum(debit) FROM ledger_entries WHERE journal_key IN (SELECT idempotency_key FROM made)),
+       (SELECT count(*) FROM interest_accruals WHERE posting_id IN (SELECT id FROM made))
+  FROM made
+"""
+
+
+def posting_fingerprint(url: URL, posting_date: date) -> tuple[object, ...]:
+    with psycopg.connect(libpq_url(url)) as conn:
+        return tuple(conn.execute(POSTING_FINGERPRINT, {"posting_date": posting_date}).fetchone() or ())
+
+
+def run_posting_job(
+    url: URL, instance: dg.DagsterInstance, posting_date: date
+) -> tuple[float, tuple[object, ...], str]:
+    """P posted by the real `interest_posting` job (its default executor) on `instance`: the seconds,
+    the fingerprint of what it made and its run id (its execution's id)."""
+    point_at(url)
+    started = time.perf_counter()
+    result = dg.execute_job(
+        dg.reconstructable(reconstructable_posting_job),
+        instance=instance,
+        tags={"dagster/partition": posting_date.isoformat()},
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+    seconds = timed("posting job", started)
+    if not result.success:
+        raise SystemExit(f"posting run {result.run_id} failed")
+    with psycopg.connect(libpq_url(url)) as conn:
+        chunks, status = conn.execute(
+            "SELECT total_chunks, status FROM interest_batch_execution WHERE id = %s", (result.run_id,)
+        ).fetchone()  # type: ignore[misc]
+    print(f"  {chunks} chunks, execution {status}", flush=True)
+    return seconds, posting_fingerprint(url, posting_date), result.run_id
+
+
+def run_posting_floor(url: URL, posting_date: date) -> tuple[float, tuple[object, ...]]:
+    """P's postings, journals and capitalization by the floor statements, on the job's chunks."""
+    with psycopg.connect(libpq_url(url)) as conn:
+        config = merge_config(load_job_config(conn, POSTING_JOB_TYPE), BatchRunConfig())
+        chunks = plan_chunks(conn, posting_date, config)
+    pending = list(chunks)
+    lock = threading.Lock()
+    counts = [0, 0, 0]
+
+    def worker() -> None:
+        with psycopg.connect(libpq_url(url)) as conn:
+            while True:
+                with lock:
+                    if not pending:
+                        return
+                    chunk = pending.pop(0)
+                params = {"business_date": posting_date, "first_id": chunk.first_id, "last_id": chunk.last_id}
+                done = (
+                    conn.execute(FLOOR_POSTINGS, params).rowcount,
+                    conn.execute(FLOOR_JOURNALS, params).rowcount,
+                    conn.execute(FLOOR_CAPITALIZE, params).rowcount,
+                )
+                conn.commit()
+                with lock:
+                    for i, n in enumerate(done):
+                        counts[i] += n
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(config.parallel_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = timed(
+        f"bare-SQL floor, {len(chunks)} chunks, {config.parallel_threads} at once "
+        f"({counts[0]:,} postings, {counts[1]:,} lines, {counts[2]:,} capitalized)",
+        started,
+    )
+    return seconds, posting_fingerprint(url, posting_date)
