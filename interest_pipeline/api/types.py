@@ -191,30 +191,49 @@ class AccountResultsInput(graphene.InputObjectType):  # type: ignore[misc]
     offset = graphene.Int()
 
 
-class CreateInterestBatchConfigInput(graphene.InputObjectType):  # type: ignore[misc]
-    job_type = graphene.String(required=True)
-    name = graphene.String(required=True)
+class _ConfigTuningInput(graphene.InputObjectType):  # type: ignore[misc]
+    """The tuning fields of both config inputs, optional in both (abstract: no GraphQL type of its own).
+
+    Graphene lists a base's fields before the class's own (it reads the bases in reverse MRO order),
+    so each input keeps its leading fields in a second base, listed after this one: the inputs'
+    field order, and so the printed schema, stays as the reference names it.
+    """
+
+    class Meta:
+        abstract = True
+
     batch_size = graphene.Int()
     parallel_threads = graphene.Int()
     max_retries = graphene.Int()
     retry_interval_seconds = graphene.Int()
     timeout_seconds = graphene.Int()
     account_types = graphene.List(graphene.NonNull(graphene.String))
+
+
+class _CreateConfigKeyInput(graphene.InputObjectType):  # type: ignore[misc]
+    class Meta:
+        abstract = True
+
+    job_type = graphene.String(required=True)
+    name = graphene.String(required=True)
+
+
+class CreateInterestBatchConfigInput(_ConfigTuningInput, _CreateConfigKeyInput):  # type: ignore[misc]
     parameters = JSON()
     cron_expression = graphene.String(required=True)
     enabled = graphene.Boolean()
     description = graphene.String()
 
 
-class UpdateInterestBatchConfigInput(graphene.InputObjectType):  # type: ignore[misc]
+class _UpdateConfigKeyInput(graphene.InputObjectType):  # type: ignore[misc]
+    class Meta:
+        abstract = True
+
     id = graphene.ID(required=True)
     name = graphene.String()
-    batch_size = graphene.Int()
-    parallel_threads = graphene.Int()
-    max_retries = graphene.Int()
-    retry_interval_seconds = graphene.Int()
-    timeout_seconds = graphene.Int()
-    account_types = graphene.List(graphene.NonNull(graphene.String))
+
+
+class UpdateInterestBatchConfigInput(_ConfigTuningInput, _UpdateConfigKeyInput):  # type: ignore[misc]
     parameters = JSON(description="Merged into the row's parameters; a key set to null is removed.")
     cron_expression = graphene.String()
     enabled = graphene.Boolean()
