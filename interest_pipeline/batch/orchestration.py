@@ -1,4 +1,5 @@
-"""Dagster glue shared by the batch jobs: business date, trigger, run states, failure handling, metadata."""
+"""Dagster glue shared by the batch jobs: how each is made, business date, trigger, run states,
+failure handling, metadata."""
 
 import socket
 from collections.abc import Callable
