@@ -4,19 +4,13 @@ import dagster as dg
 
 from interest_pipeline.accrual.ops import accrue_chunk, close_accrual, plan_accrual
 from interest_pipeline.accrual.sql import JOB_TYPE
-from interest_pipeline.batch.executor import chunk_executor
-from interest_pipeline.batch.orchestration import close_execution_on_failure
-from interest_pipeline.batch.tags import JOB_TYPE_TAG
-from interest_pipeline.settings import Settings, current_settings
+from interest_pipeline.batch.orchestration import batch_job, job_of_definitions
+
+# Both jobs' partitions; named here too, where the posting job and launch have always found them.
+from interest_pipeline.batch.orchestration import business_date_partitions as business_date_partitions
+from interest_pipeline.settings import Settings
 
 JOB_NAME = JOB_TYPE
-
-
-def business_date_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
-    """From INTEREST_PARTITIONS_START, one per day of the business timezone: both jobs' partitions."""
-    return dg.DailyPartitionsDefinition(
-        start_date=settings.partitions_start.isoformat(), timezone=settings.business_timezone
-    )
 
 
 @dg.graph
@@ -33,20 +27,17 @@ def build_accrual_job(
     Built when the definitions are (interest_pipeline.definitions), from the settings read then:
     its partitions and executor come from them, so no module-level job reads the environment.
     """
-    settings = settings or current_settings()
-    return accrual_graph.to_job(
+    return batch_job(
+        accrual_graph,
         name=JOB_NAME,
-        partitions_def=business_date_partitions(settings),
-        executor_def=executor_def or chunk_executor("interest_pipeline.accrual.job", settings),
-        hooks={close_execution_on_failure},
-        tags={JOB_TYPE_TAG: JOB_NAME},
+        job_module="interest_pipeline.accrual.job",
         description="Accrues each eligible account's interest for the night after business date D (spec §2).",
+        executor_def=executor_def,
+        settings=settings,
     )
 
 
 def reconstructable_accrual_job() -> dg.JobDefinition:
     """What `dg.reconstructable` points at, so step processes (and Celery workers) load the same
     job, with the resources definitions.py binds."""
-    from interest_pipeline.definitions import defs  # definitions imports this module
-
-    return defs.get_job_def(JOB_NAME)
+    return job_of_definitions(JOB_NAME)

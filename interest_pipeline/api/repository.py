@@ -4,7 +4,8 @@ Every read is one statement (a page and its count are two), on the indexes migra
 earlier ones made for them; benchmarks/bench_api.py measures them at full scale.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
@@ -96,40 +97,43 @@ def get_config(conn: Connection, config_id: int) -> ConfigRow | None:
     return typed(ConfigRow, row) if row else None
 
 
-def insert_config(conn: Connection, values: Mapping[str, Any], by: str) -> ConfigRow:
+@contextmanager
+def _name_unique(conn: Connection, values: Mapping[str, Any]) -> Iterator[None]:
+    """A config row's write in a savepoint: a name its job type has already is DuplicateName, and
+    the caller's transaction goes on (only the savepoint is rolled back)."""
     try:
         with conn.begin_nested():
-            row = (
-                conn.execute(
-                    insert(CONFIG).values(**values, created_by=by, updated_by=by).returning(*CONFIG_COLUMNS)
-                )
-                .mappings()
-                .one()
-            )
+            yield
     except IntegrityError as error:
         if "uq_interest_batch_config_job_type_name" in str(error.orig):
             raise DuplicateName(values.get("name")) from error
         raise
+
+
+def insert_config(conn: Connection, values: Mapping[str, Any], by: str) -> ConfigRow:
+    with _name_unique(conn, values):
+        row = (
+            conn.execute(
+                insert(CONFIG).values(**values, created_by=by, updated_by=by).returning(*CONFIG_COLUMNS)
+            )
+            .mappings()
+            .one()
+        )
     return typed(ConfigRow, row)
 
 
 def update_config(conn: Connection, config_id: int, values: Mapping[str, Any], by: str) -> ConfigRow | None:
-    try:
-        with conn.begin_nested():
-            row = (
-                conn.execute(
-                    update(CONFIG)
-                    .where(CONFIG.c.id == config_id)
-                    .values(**values, updated_by=by, updated_at=func.clock_timestamp())
-                    .returning(*CONFIG_COLUMNS)
-                )
-                .mappings()
-                .first()
+    with _name_unique(conn, values):
+        row = (
+            conn.execute(
+                update(CONFIG)
+                .where(CONFIG.c.id == config_id)
+                .values(**values, updated_by=by, updated_at=func.clock_timestamp())
+                .returning(*CONFIG_COLUMNS)
             )
-    except IntegrityError as error:
-        if "uq_interest_batch_config_job_type_name" in str(error.orig):
-            raise DuplicateName(values.get("name")) from error
-        raise
+            .mappings()
+            .first()
+        )
     return typed(ConfigRow, row) if row else None
 
 

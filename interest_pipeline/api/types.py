@@ -55,12 +55,15 @@ class InterestBatchExecution(graphene.ObjectType):  # type: ignore[misc]
     status = graphene.String(required=True)
     started_at = graphene.DateTime(required=True)
     completed_at = graphene.DateTime()
+    # The reference's names for the row's counts: read by `source`, no resolver of their own.
     total_accounts = graphene.Int(
-        required=True, description="Accounts processed (succeeded + skipped + failed)."
+        required=True,
+        description="Accounts processed (succeeded + skipped + failed).",
+        source="accounts_processed",
     )
-    succeeded_accounts = graphene.Int(required=True)
-    skipped_accounts = graphene.Int(required=True)
-    failed_accounts = graphene.Int(required=True)
+    succeeded_accounts = graphene.Int(required=True, source="accounts_succeeded")
+    skipped_accounts = graphene.Int(required=True, source="accounts_skipped")
+    failed_accounts = graphene.Int(required=True, source="accounts_failed")
     total_chunks = graphene.Int(required=True)
     chunks_completed = graphene.Int(required=True)
     totals_by_currency = JSON(required=True, description='Exact per-currency totals: {"USD": "8.49"}.')
@@ -70,22 +73,6 @@ class InterestBatchExecution(graphene.ObjectType):  # type: ignore[misc]
     account_types = graphene.List(graphene.NonNull(graphene.String), required=True)
     error_message = graphene.String()
     dagster_run_url = graphene.String(required=True)
-
-    @staticmethod
-    def resolve_total_accounts(row: ExecutionRow, _info: Any) -> int:
-        return row.accounts_processed
-
-    @staticmethod
-    def resolve_succeeded_accounts(row: ExecutionRow, _info: Any) -> int:
-        return row.accounts_succeeded
-
-    @staticmethod
-    def resolve_skipped_accounts(row: ExecutionRow, _info: Any) -> int:
-        return row.accounts_skipped
-
-    @staticmethod
-    def resolve_failed_accounts(row: ExecutionRow, _info: Any) -> int:
-        return row.accounts_failed
 
     @staticmethod
     def resolve_totals(row: ExecutionRow, _info: Any) -> list[dict[str, Any]]:
@@ -106,13 +93,15 @@ class InterestBatchExecutionPage(graphene.ObjectType):  # type: ignore[misc]
 
 
 class InterestBatchAccountResult(graphene.ObjectType):  # type: ignore[misc]
-    batch_execution_id = graphene.ID(required=True)
+    batch_execution_id = graphene.ID(required=True, source="execution_id")
     account_id = graphene.ID(required=True)
     account_number = graphene.String()
     job_type = graphene.String(required=True)
     business_date = graphene.Date(required=True)
     status = graphene.String(required=True)
-    interest_calculated = Decimal(description="Accrual: the amount accrued; posting: the gross posted.")
+    interest_calculated = Decimal(
+        description="Accrual: the amount accrued; posting: the gross posted.", source="amount"
+    )
     previous_amount = Decimal()
     currency = graphene.String()
     reason = graphene.String()
@@ -121,16 +110,8 @@ class InterestBatchAccountResult(graphene.ObjectType):  # type: ignore[misc]
     created_at = graphene.DateTime(required=True)
 
     @staticmethod
-    def resolve_batch_execution_id(row: repository.ResultRow, _info: Any) -> str:
-        return row.execution_id
-
-    @staticmethod
     def resolve_account_id(row: repository.ResultRow, _info: Any) -> str:
         return str(row.account_id)
-
-    @staticmethod
-    def resolve_interest_calculated(row: repository.ResultRow, _info: Any) -> PyDecimal | None:
-        return row.amount
 
 
 class InterestBatchAccountResultPage(graphene.ObjectType):  # type: ignore[misc]
@@ -191,30 +172,49 @@ class AccountResultsInput(graphene.InputObjectType):  # type: ignore[misc]
     offset = graphene.Int()
 
 
-class CreateInterestBatchConfigInput(graphene.InputObjectType):  # type: ignore[misc]
-    job_type = graphene.String(required=True)
-    name = graphene.String(required=True)
+class _ConfigTuningInput(graphene.InputObjectType):  # type: ignore[misc]
+    """The tuning fields of both config inputs, optional in both (abstract: no GraphQL type of its own).
+
+    Graphene lists a base's fields before the class's own (it reads the bases in reverse MRO order),
+    so each input keeps its leading fields in a second base, listed after this one: the inputs'
+    field order, and so the printed schema, stays as the reference names it.
+    """
+
+    class Meta:
+        abstract = True
+
     batch_size = graphene.Int()
     parallel_threads = graphene.Int()
     max_retries = graphene.Int()
     retry_interval_seconds = graphene.Int()
     timeout_seconds = graphene.Int()
     account_types = graphene.List(graphene.NonNull(graphene.String))
+
+
+class _CreateConfigKeyInput(graphene.InputObjectType):  # type: ignore[misc]
+    class Meta:
+        abstract = True
+
+    job_type = graphene.String(required=True)
+    name = graphene.String(required=True)
+
+
+class CreateInterestBatchConfigInput(_ConfigTuningInput, _CreateConfigKeyInput):  # type: ignore[misc]
     parameters = JSON()
     cron_expression = graphene.String(required=True)
     enabled = graphene.Boolean()
     description = graphene.String()
 
 
-class UpdateInterestBatchConfigInput(graphene.InputObjectType):  # type: ignore[misc]
+class _UpdateConfigKeyInput(graphene.InputObjectType):  # type: ignore[misc]
+    class Meta:
+        abstract = True
+
     id = graphene.ID(required=True)
     name = graphene.String()
-    batch_size = graphene.Int()
-    parallel_threads = graphene.Int()
-    max_retries = graphene.Int()
-    retry_interval_seconds = graphene.Int()
-    timeout_seconds = graphene.Int()
-    account_types = graphene.List(graphene.NonNull(graphene.String))
+
+
+class UpdateInterestBatchConfigInput(_ConfigTuningInput, _UpdateConfigKeyInput):  # type: ignore[misc]
     parameters = JSON(description="Merged into the row's parameters; a key set to null is removed.")
     cron_expression = graphene.String()
     enabled = graphene.Boolean()

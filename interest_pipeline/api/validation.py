@@ -129,17 +129,20 @@ def _flag(key: str, value: Any, field: str) -> None:
         raise BadUserInput(f"{key} must be true or false, got {value!r}", f"{field}.{key}")
 
 
+def _known_keys(values: Any, known: tuple[str, ...], field: str) -> None:
+    """A parameters object (a mapping) of the known keys only."""
+    if not isinstance(values, Mapping):
+        raise BadUserInput("parameters must be an object", field)
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise BadUserInput(f"unknown parameter(s) {', '.join(unknown)} (known: {', '.join(known)})", field)
+
+
 def config_parameters(values: Any, field: str) -> dict[str, Any] | None:
     """A config row's parameters: known keys only, each of its type; null removes a key on update."""
     if values is None:
         return None
-    if not isinstance(values, Mapping):
-        raise BadUserInput("parameters must be an object", field)
-    unknown = sorted(set(values) - set(CONFIG_PARAMETERS))
-    if unknown:
-        raise BadUserInput(
-            f"unknown parameter(s) {', '.join(unknown)} (known: {', '.join(CONFIG_PARAMETERS)})", field
-        )
+    _known_keys(values, CONFIG_PARAMETERS, field)
     for key, value in values.items():
         if value is None:
             continue
@@ -160,13 +163,7 @@ RUN_PARAMETERS = (*CONFIG_PARAMETERS, "batch_size", "account_types")
 def run_parameters(values: Any, field: str) -> dict[str, Any]:
     if values is None:
         return {}
-    if not isinstance(values, Mapping):
-        raise BadUserInput("parameters must be an object", field)
-    unknown = sorted(set(values) - set(RUN_PARAMETERS))
-    if unknown:
-        raise BadUserInput(
-            f"unknown parameter(s) {', '.join(unknown)} (known: {', '.join(RUN_PARAMETERS)})", field
-        )
+    _known_keys(values, RUN_PARAMETERS, field)
     checked = config_parameters({k: v for k, v in values.items() if k in CONFIG_PARAMETERS}, field) or {}
     if "batch_size" in values:
         size = values["batch_size"]

@@ -49,8 +49,9 @@ class BatchRunConfig(dg.Config):
 
 
 @dataclass(frozen=True)
-class JobConfigRow:
-    """One `interest_batch_config` row."""
+class JobTuning:
+    """How a job's run is cut and retried: what a config row stores and a run goes by (its fields
+    lead both, in this order, so JOB_CONFIG_COLUMNS and the keyword constructions keep theirs)."""
 
     job_type: str
     batch_size: int
@@ -59,6 +60,12 @@ class JobConfigRow:
     retry_interval_seconds: int
     timeout_seconds: int
     account_types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class JobConfigRow(JobTuning):
+    """One `interest_batch_config` row."""
+
     custom_parameters: Mapping[str, Any]
     cron_expression: str
     enabled: bool
@@ -74,16 +81,9 @@ JOB_CONFIG_COLUMNS = [
 
 
 @dataclass(frozen=True)
-class EffectiveConfig:
+class EffectiveConfig(JobTuning):
     """What a run actually does: the row's defaults with the run's overrides applied."""
 
-    job_type: str
-    batch_size: int
-    parallel_threads: int
-    max_retries: int
-    retry_interval_seconds: int
-    timeout_seconds: int
-    account_types: tuple[str, ...]
     include_dormant: bool
     process_failed_first: bool
     account_ids: tuple[int, ...] | None

@@ -1,4 +1,5 @@
-"""Dagster glue shared by the batch jobs: business date, trigger, run states, failure handling, metadata."""
+"""Dagster glue shared by the batch jobs: how each is made, business date, trigger, run states,
+failure handling, metadata."""
 
 import socket
 from collections.abc import Callable
@@ -10,6 +11,7 @@ import dagster as dg
 from interest_pipeline.batch.chunks import ChunkTask
 from interest_pipeline.batch.config import load_job_config
 from interest_pipeline.batch.executions import ExecutionRow
+from interest_pipeline.batch.executor import chunk_executor
 from interest_pipeline.batch.lifecycle import (
     MarkRunFailed,
     RunState,
@@ -19,10 +21,10 @@ from interest_pipeline.batch.lifecycle import (
     is_transient,
 )
 from interest_pipeline.batch.run_launcher import run_worker_pid
-from interest_pipeline.batch.tags import WORKER_HOST_TAG, WORKER_PID_TAG
+from interest_pipeline.batch.tags import JOB_TYPE_TAG, WORKER_HOST_TAG, WORKER_PID_TAG
 from interest_pipeline.batch.trigger import trigger_from_tags
 from interest_pipeline.resources.database import DatabaseResource
-from interest_pipeline.settings import current_settings
+from interest_pipeline.settings import Settings, current_settings
 
 _RUN_STATES = {
     dg.DagsterRunStatus.SUCCESS: "SUCCESS",
@@ -165,3 +167,41 @@ def execution_metadata(row: ExecutionRow) -> dict[str, dg.MetadataValue]:
     for currency, amount in sorted(row.totals_by_currency.items()):
         metadata[f"total_{currency}"] = dg.MetadataValue.text(str(amount))
     return metadata
+
+
+def business_date_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
+    """From INTEREST_PARTITIONS_START, one per day of the business timezone: both jobs' partitions."""
+    return dg.DailyPartitionsDefinition(
+        start_date=settings.partitions_start.isoformat(), timezone=settings.business_timezone
+    )
+
+
+def batch_job(
+    graph: dg.GraphDefinition,
+    *,
+    name: str,
+    job_module: str,
+    description: str,
+    executor_def: dg.ExecutorDefinition | None,
+    settings: Settings | None,
+) -> dg.JobDefinition:
+    """A batch job as both jobs are made: the business-date partitions, the chunk executor of its
+    module (unless given another), the failure hook and its job-type tag, from the settings read now
+    (current_settings() unless given), so no module-level job reads the environment."""
+    settings = settings or current_settings()
+    return graph.to_job(
+        name=name,
+        partitions_def=business_date_partitions(settings),
+        executor_def=executor_def or chunk_executor(job_module, settings),
+        hooks={close_execution_on_failure},
+        tags={JOB_TYPE_TAG: name},
+        description=description,
+    )
+
+
+def job_of_definitions(name: str) -> dg.JobDefinition:
+    """The job `name` as interest_pipeline.definitions binds it (with its resources): what each job
+    module's `reconstructable_*_job` returns, so step processes and Celery workers load the same job."""
+    from interest_pipeline.definitions import defs  # definitions imports the job modules, which import this
+
+    return defs.get_job_def(name)

@@ -80,6 +80,33 @@ def _per_currency(rows: Sequence[tuple[Any, ...]], names: Sequence[str]) -> dict
     return {str(row[0]).strip(): {n: text(v) for n, v in zip(names, row[1:], strict=True)} for row in rows}
 
 
+def _dates_figure(dates: Sequence[date]) -> list[str]:
+    return [d.isoformat() for d in sorted(dates)]
+
+
+def _per_currency_figures(
+    conn: psycopg.Connection,
+    dates: Sequence[date],
+    table: str,
+    date_column: str,
+    aggregates: str,
+    names: Sequence[str],
+    totals: dict[str, str],
+) -> dict[str, Any]:
+    """The figures of a check on the dates' rows of one table: the dates, whole-number totals over
+    every currency (figure -> one of `names`) and, per currency, `names` = the `aggregates`."""
+    rows = conn.execute(
+        f"SELECT currency, {aggregates}"
+        f"  FROM {table} WHERE {date_column} = ANY (%(dates)s::date[]) GROUP BY currency ORDER BY 1",
+        {"dates": list(dates)},
+    ).fetchall()
+    return {
+        "dates": _dates_figure(dates),
+        **{figure: sum(int(r[1 + list(names).index(name)]) for r in rows) for figure, name in totals.items()},
+        "by_currency": _per_currency(rows, names),
+    }
+
+
 def _check(
     conn: psycopg.Connection,
     name: str,
@@ -107,17 +134,15 @@ HAVING sum(debit) <> sum(credit) OR count(DISTINCT currency) > 1
 def journals_balance(conn: psycopg.Connection, dates: Sequence[date]) -> CheckResult:
     """Every journal valued on the dates balances (debits = credits, in one currency)."""
     params = {"dates": list(dates)}
-    rows = conn.execute(
-        "SELECT currency, count(DISTINCT journal_key), count(*), sum(debit), sum(credit)"
-        "  FROM ledger_entries WHERE value_date = ANY (%(dates)s::date[]) GROUP BY currency ORDER BY 1",
-        params,
-    ).fetchall()
-    figures = {
-        "dates": [d.isoformat() for d in sorted(dates)],
-        "journals": sum(int(r[1]) for r in rows),
-        "lines": sum(int(r[2]) for r in rows),
-        "by_currency": _per_currency(rows, ("journals", "lines", "debit", "credit")),
-    }
+    figures = _per_currency_figures(
+        conn,
+        dates,
+        "ledger_entries",
+        "value_date",
+        "count(DISTINCT journal_key), count(*), sum(debit), sum(credit)",
+        ("journals", "lines", "debit", "credit"),
+        {"journals": "journals", "lines": "lines"},
+    )
     return _check(
         conn,
         JOURNALS_BALANCE,
@@ -163,7 +188,7 @@ def journals_equal_postings(conn: psycopg.Connection, dates: Sequence[date]) -> 
         params,
     ).fetchall()
     figures = {
-        "dates": [d.isoformat() for d in sorted(dates)],
+        "dates": _dates_figure(dates),
         "by_currency": _per_currency(
             [(c, d if d is not None else Decimal(0), g if g is not None else Decimal(0)) for c, d, g in rows],
             ("journal_debit", "posting_gross"),
@@ -214,17 +239,15 @@ SELECT p.account_id, p.idempotency_key, p.accrued AS recorded_accrued,
 def capitalized_accruals_match(conn: psycopg.Connection, dates: Sequence[date]) -> CheckResult:
     """The accruals each posting capitalized sum to what it recorded, and its carry follows on."""
     params = {"dates": list(dates)}
-    rows = conn.execute(
-        "SELECT currency, count(*), sum(accrued), sum(carry_in), sum(carry_out), sum(accrual_count)"
-        "  FROM interest_postings WHERE posting_date = ANY (%(dates)s::date[]) GROUP BY currency ORDER BY 1",
-        params,
-    ).fetchall()
-    figures = {
-        "dates": [d.isoformat() for d in sorted(dates)],
-        "postings": sum(int(r[1]) for r in rows),
-        "accruals_capitalized": sum(int(r[5]) for r in rows),
-        "by_currency": _per_currency(rows, ("postings", "accrued", "carry_in", "carry_out", "accruals")),
-    }
+    figures = _per_currency_figures(
+        conn,
+        dates,
+        "interest_postings",
+        "posting_date",
+        "count(*), sum(accrued), sum(carry_in), sum(carry_out), sum(accrual_count)",
+        ("postings", "accrued", "carry_in", "carry_out", "accruals"),
+        {"postings": "postings", "accruals_capitalized": "accruals"},
+    )
     return _check(
         conn,
         CAPITALIZED_ACCRUALS_MATCH,
@@ -245,16 +268,15 @@ SELECT account_id, idempotency_key, gross, net, tax
 
 def gross_is_net_plus_tax(conn: psycopg.Connection, dates: Sequence[date]) -> CheckResult:
     params = {"dates": list(dates)}
-    rows = conn.execute(
-        "SELECT currency, count(*), sum(gross), sum(tax), sum(net)"
-        "  FROM interest_postings WHERE posting_date = ANY (%(dates)s::date[]) GROUP BY currency ORDER BY 1",
-        params,
-    ).fetchall()
-    figures = {
-        "dates": [d.isoformat() for d in sorted(dates)],
-        "postings": sum(int(r[1]) for r in rows),
-        "by_currency": _per_currency(rows, ("postings", "gross", "tax", "net")),
-    }
+    figures = _per_currency_figures(
+        conn,
+        dates,
+        "interest_postings",
+        "posting_date",
+        "count(*), sum(gross), sum(tax), sum(net)",
+        ("postings", "gross", "tax", "net"),
+        {"postings": "postings"},
+    )
     return _check(
         conn, GROSS_IS_NET_PLUS_TAX, "gross = net + tax for every posting.", figures, GROSS_SQL, params
     )

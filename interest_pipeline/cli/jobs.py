@@ -95,6 +95,26 @@ def _console_logger() -> dict[str, Any]:
     return {"console": {"config": {"log_level": level}}}
 
 
+def run_config_of(op: str, config: dict[str, Any]) -> dict[str, Any]:
+    """A launched run's config: the console logger, and `config` for the plan op when it says anything."""
+    run_config: dict[str, Any] = {"loggers": _console_logger()}
+    if config:
+        run_config["ops"] = {op: {"config": config}}
+    return run_config
+
+
+def fail_on(launched: list[LaunchedRun], planned: int, not_launched: str) -> None:
+    """Exit non-zero at the first failed run, saying how many of the planned ones never ran
+    (`not_launched` words them: "date(s) not run")."""
+    failed = [o for o in launched if not o.success]
+    if failed:
+        first = failed[0]
+        raise click.ClickException(
+            f"run {first.run_id} for {first.partition_key} {first.status}: {first.error or 'see the run'}; "
+            f"{planned - len(launched)} later {not_launched}"
+        )
+
+
 @click.command()
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Business date D to accrue.")
 @click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First business date of a range.")
@@ -123,23 +143,14 @@ def accrue(
     dates = _dates(day and day.date(), start and start.date(), end and end.date())
     config = _plan_config(account_ids, include_dormant, batch_size)
     checked(JOB_TYPE, dates, config)
-    run_config: dict[str, Any] = {"loggers": _console_logger()}
-    if config:
-        run_config["ops"] = {"plan_accrual": {"config": config}}
     with track(len(dates), "accrue") as tracker:
         launched = launch_partition_runs(
             dg.reconstructable(reconstructable_accrual_job),
             [d.isoformat() for d in dates],
-            run_config=run_config,
+            run_config=run_config_of("plan_accrual", config),
             on_finished=progress_reporter(tracker, "accrued"),
         )
-    failed = [o for o in launched if not o.success]
-    if failed:
-        first = failed[0]
-        raise click.ClickException(
-            f"run {first.run_id} for {first.partition_key} {first.status}: {first.error or 'see the run'}; "
-            f"{len(dates) - len(launched)} later date(s) not run"
-        )
+    fail_on(launched, len(dates), "date(s) not run")
 
 
 def register_job_commands(group: click.Group) -> None:

@@ -8,11 +8,13 @@ import dagster as dg
 
 from interest_pipeline.cli.jobs import JOB_TYPE as ACCRUAL_JOB_TYPE
 from interest_pipeline.cli.jobs import (
-    _console_logger,
     _dates,
+    _plan_config,
     _summary_and_counts,
     checked,
+    fail_on,
     progress_reporter,
+    run_config_of,
 )
 from interest_pipeline.domain.enums import JobType
 from interest_pipeline.launch import LaunchedRun, launch_partition_runs
@@ -24,25 +26,7 @@ DATE = click.DateTime(["%Y-%m-%d"])
 
 
 def _run_config(op: str, account_ids: tuple[int, ...], batch_size: int | None) -> dict[str, Any]:
-    config: dict[str, Any] = {}
-    if account_ids:
-        config["account_ids"] = list(account_ids)
-    if batch_size is not None:
-        config["batch_size"] = batch_size
-    run_config: dict[str, Any] = {"loggers": _console_logger()}
-    if config:
-        run_config["ops"] = {op: {"config": config}}
-    return run_config
-
-
-def _fail_on(launched: list[LaunchedRun], planned: int) -> None:
-    failed = [o for o in launched if not o.success]
-    if failed:
-        first = failed[0]
-        raise click.ClickException(
-            f"run {first.run_id} for {first.partition_key} {first.status}: {first.error or 'see the run'}; "
-            f"{planned - len(launched)} later run(s) not launched"
-        )
+    return run_config_of(op, _plan_config(account_ids, None, batch_size))
 
 
 @click.command()
@@ -69,10 +53,7 @@ def post(
             raise click.UsageError("--dry-run goes with --date P (a later date depends on the earlier ones)")
         _dry_run(dates[0], account_ids, batch_size)
         return
-    overrides: dict[str, Any] = {"account_ids": list(account_ids)} if account_ids else {}
-    if batch_size is not None:
-        overrides["batch_size"] = batch_size
-    checked(JOB_TYPE, dates, overrides)
+    checked(JOB_TYPE, dates, _plan_config(account_ids, None, batch_size))
     with track(len(dates), "post") as tracker:
         launched = launch_partition_runs(
             dg.reconstructable(reconstructable_posting_job),
@@ -80,7 +61,7 @@ def post(
             run_config=_run_config("plan_posting", account_ids, batch_size),
             on_finished=progress_reporter(tracker, "posted"),
         )
-    _fail_on(launched, len(dates))
+    fail_on(launched, len(dates), "run(s) not launched")
 
 
 def _dry_run(day: date, account_ids: tuple[int, ...], batch_size: int | None) -> None:

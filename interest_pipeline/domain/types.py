@@ -1,6 +1,6 @@
 """Facts about products and accounts, as read from the core-banking input tables (spec §1)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
 
@@ -61,22 +61,14 @@ class AccountFacts:
             closed_on=closed_on,
             maturity_date=maturity_date,
             rate_override=rate_override,
-            account_type=product.account_type,
-            day_count=product.day_count,
-            posting_frequency=product.posting_frequency,
-            tier_mode=product.tier_mode,
-            min_balance_for_interest=product.min_balance_for_interest,
-            withholding_tax_rate=product.withholding_tax_rate,
+            **{name: getattr(product, name) for name in _PRODUCT_TERMS},
         )
 
     @property
     def product(self) -> ProductFacts:
-        return ProductFacts(
-            code=self.product_code,
-            account_type=self.account_type,
-            day_count=self.day_count,
-            posting_frequency=self.posting_frequency,
-            tier_mode=self.tier_mode,
-            min_balance_for_interest=self.min_balance_for_interest,
-            withholding_tax_rate=self.withholding_tax_rate,
-        )
+        return ProductFacts(code=self.product_code, **{name: getattr(self, name) for name in _PRODUCT_TERMS})
+
+
+# The product's fields an account carries under the same names (all but `code`, its product_code):
+# one list for both directions, so a new product term cannot be copied one way and not the other.
+_PRODUCT_TERMS = tuple(f.name for f in fields(ProductFacts) if f.name != "code")

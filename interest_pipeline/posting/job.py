@@ -2,13 +2,10 @@
 
 import dagster as dg
 
-from interest_pipeline.accrual.job import business_date_partitions
-from interest_pipeline.batch.executor import chunk_executor
-from interest_pipeline.batch.orchestration import close_execution_on_failure
-from interest_pipeline.batch.tags import JOB_TYPE_TAG
+from interest_pipeline.batch.orchestration import batch_job, job_of_definitions
 from interest_pipeline.posting.ops import close_posting, plan_posting, post_chunk
 from interest_pipeline.posting.sql import JOB_TYPE
-from interest_pipeline.settings import Settings, current_settings
+from interest_pipeline.settings import Settings
 
 JOB_NAME = JOB_TYPE
 
@@ -24,20 +21,17 @@ def build_posting_job(
 ) -> dg.JobDefinition:
     """The job on a given executor (default: chunk_executor); tests and the benchmark pick others.
     Built with the definitions, from the settings read then (as accrual.job's)."""
-    settings = settings or current_settings()
-    return posting_graph.to_job(
+    return batch_job(
+        posting_graph,
         name=JOB_NAME,
-        partitions_def=business_date_partitions(settings),
-        executor_def=executor_def or chunk_executor("interest_pipeline.posting.job", settings),
-        hooks={close_execution_on_failure},
-        tags={JOB_TYPE_TAG: JOB_NAME},
+        job_module="interest_pipeline.posting.job",
         description="Capitalizes the ACCRUED interest of the accounts due on business date P (spec §3).",
+        executor_def=executor_def,
+        settings=settings,
     )
 
 
 def reconstructable_posting_job() -> dg.JobDefinition:
     """What `dg.reconstructable` points at, so step processes (and Celery workers) load the same
     job, with the resources definitions.py binds."""
-    from interest_pipeline.definitions import defs  # definitions imports this module
-
-    return defs.get_job_def(JOB_NAME)
+    return job_of_definitions(JOB_NAME)

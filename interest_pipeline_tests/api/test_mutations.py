@@ -91,6 +91,25 @@ class TestConfigMutations:
         with api.connect() as conn:
             assert config_table(conn) == before
 
+    def test_renaming_a_config_to_a_name_its_job_type_has_is_a_conflict_and_changes_nothing(
+        self, api: Stack
+    ) -> None:
+        # The update path of the unique-name check (create's is the test above): same code, same error.
+        created = api.execute(api.tokens["admin"], CREATE, {"input": FIXED_DEPOSIT_POSTING})
+        config_id = created["createInterestBatchConfig"]["id"]
+        with api.connect() as conn:
+            before = config_table(conn)
+        with pytest.raises(TransportQueryError) as raised:
+            api.execute(api.tokens["admin"], UPDATE, {"input": {"id": config_id, "name": "default"}})
+        assert raised.value.errors is not None
+        assert raised.value.errors[0]["extensions"]["code"] == "CONFLICT"
+        assert (
+            raised.value.errors[0]["message"]
+            == "a interest_posting configuration named 'default' exists already"
+        )
+        with api.connect() as conn:
+            assert config_table(conn) == before
+
     def test_reference_update_example_runs_verbatim(self, api: Stack) -> None:
         with api.connect() as conn:
             config_id = config_ids(conn)["daily_interest_accrual"]
