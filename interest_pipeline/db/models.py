@@ -245,6 +245,14 @@ class InterestAccrual(Base):
         # A chunk reads date D's rows of accounts lo..hi as one range scan (migration 0003).
         Index(None, "accrual_date", "account_id"),
         Index(None, "posting_id"),
+        # What a posting sums and capitalizes, per account: its ACCRUED rows only, however long its
+        # history (migration 0010).
+        Index(
+            "ix_interest_accruals_pending",
+            "account_id",
+            "accrual_date",
+            postgresql_where=text("status = 'ACCRUED'"),
+        ),
     )
 
     account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id"), primary_key=True)

@@ -382,3 +382,79 @@ class TestRoundHalfEven:
             ).fetchall()
         expected = [str(v.quantize(Decimal(1).scaleb(-p), rounding=ROUND_HALF_EVEN)) for v, p in values]
         assert [g for (g,) in got] == expected
+
+
+PENDING_INDEX = (
+    "CREATE INDEX ix_interest_accruals_pending ON public.interest_accruals"
+    " USING btree (account_id, accrual_date) WHERE (status = 'ACCRUED'::text)"
+)
+
+
+class TestPendingAccrualsIndex:
+    """0010 indexes a book made before it: its ACCRUED rows only, and the posting then reads them."""
+
+    def test_a_book_made_at_0009_posts_exactly_after_the_upgrade(
+        self, scratch_url: URL, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from datetime import date
+
+        from interest_pipeline.settings import DATABASE_URL_ENV, forget_settings
+        from interest_pipeline_tests.checks.books import ACCOUNTS, write_book
+        from interest_pipeline_tests.posting.support import accrue_days, days, db_postings, post_day
+
+        migrate.downgrade(scratch_url, "base")
+        migrate.upgrade(scratch_url, "0009")
+        monkeypatch.setenv(DATABASE_URL_ENV, scratch_url.render_as_string(hide_password=False))
+        forget_settings()
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            book = write_book(conn)
+            accrue_days(conn, book, days(date(2025, 1, 1), date(2025, 2, 28)))
+            post_day(conn, date(2025, 1, 31))  # January capitalized, February still ACCRUED
+            before = conn.execute(
+                "SELECT status, count(*), sum(amount) FROM interest_accruals GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+            assert [(s, n) for s, n, _ in before] == [
+                ("ACCRUED", ACCOUNTS * 28),
+                ("CAPITALIZED", ACCOUNTS * 31),
+            ]
+
+            migrate.upgrade(scratch_url)
+            [[indexdef]] = conn.execute(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_interest_accruals_pending'"
+            ).fetchall()
+            assert indexdef == PENDING_INDEX
+            assert (
+                conn.execute(
+                    "SELECT status, count(*), sum(amount) FROM interest_accruals GROUP BY 1 ORDER BY 1"
+                ).fetchall()
+                == before
+            )
+            # The posting's own lookup of an account's pending rows reads the index, and finds them.
+            conn.execute("ANALYZE interest_accruals")
+            plan = conn.execute(
+                "EXPLAIN SELECT sum(amount) FROM interest_accruals"
+                " WHERE account_id = 7 AND status = 'ACCRUED' AND accrual_date <= '2025-02-28'"
+            ).fetchall()
+            assert "ix_interest_accruals_pending" in "\n".join(r[0] for r in plan)
+
+            february = post_day(conn, date(2025, 2, 28))
+            assert february.succeeded == ACCOUNTS
+            feb_postings = [p for p in db_postings(conn) if p[1] == date(2025, 2, 28)]
+            assert len(feb_postings) == ACCOUNTS
+            [[accrued]] = conn.execute(
+                "SELECT sum(accrued) FROM interest_postings WHERE posting_date = '2025-02-28'"
+            ).fetchall()
+            assert accrued == next(total for s, _, total in before if s == "ACCRUED")
+            assert conn.execute(
+                "SELECT count(*) FROM interest_accruals WHERE status = 'ACCRUED'"
+            ).fetchone() == (0,)
+        migrate.downgrade(scratch_url, "0009")
+        with psycopg.connect(libpq_url(scratch_url)) as conn:
+            assert conn.execute(
+                "SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_interest_accruals_pending'"
+            ).fetchone() == (0,)
+            # Leave the module's database as the other tests expect it: migrated, and empty.
+            conn.execute("DROP SCHEMA public CASCADE")
+            conn.execute("CREATE SCHEMA public")
+            conn.commit()
+        migrate.upgrade(scratch_url)
