@@ -242,12 +242,12 @@ def _nested_loops_over_ctes(plan: dict) -> set[str]:
 class TestAccrualOutcomesPlan:
     """The accrual check joins the execution's results and D's accruals as CTEs; a new execution
     and a new date are in no statistics, so the planner expects a row or two of each and, left
-    alone, compares every pair in a nested loop (10 minutes at 200,000 accounts)."""
+    alone, may compare every pair in a nested loop (10 minutes at 200,000 accounts, measured)."""
 
-    def _plan(self, conn: psycopg.Connection, execution_id: str, *, hash_joined: bool) -> dict:
+    def _plan(self, conn: psycopg.Connection, execution_id: str) -> dict:
+        """The statement's plan under the check's planner settings."""
         with conn.transaction(force_rollback=True):
-            if hash_joined:
-                checks.hash_joined(conn)
+            checks.hash_joined(conn)
             [[plan]] = conn.execute(
                 "EXPLAIN (FORMAT JSON) " + checks.ACCRUAL_OUTCOMES_SQL, {"execution_id": execution_id}
             ).fetchall()
@@ -258,9 +258,9 @@ class TestAccrualOutcomesPlan:
     ) -> None:
         write_book(conn)
         execution = accrue_january(last=date(2025, 1, 1))
-        # What the planner does by itself with a fresh execution: the pairwise loop.
-        assert _nested_loops_over_ctes(self._plan(conn, execution, hash_joined=False))
-        assert _nested_loops_over_ctes(self._plan(conn, execution, hash_joined=True)) == set()
+        # Left alone, the planner may pick the pairwise loop for a fresh execution (it does on the CI
+        # server, autovacuum off; the embedded server's may not): the check must not depend on it.
+        assert _nested_loops_over_ctes(self._plan(conn, execution)) == set()
         # The check plans its statement so: the settings come before it, in its transaction.
         executed: list[str] = []
         execute = conn.execute
