@@ -28,13 +28,11 @@ from datetime import date
 import dagster as dg
 import psutil  # type: ignore[import-untyped]
 import psycopg
-from bench_support import database, postgres_instance
+from bench_support import database, postgres_instance, run_bare_accrual
 from psycopg import sql
 from sqlalchemy.engine import URL
 
 from interest_pipeline.accrual.job import build_accrual_job
-from interest_pipeline.accrual.sql import OUTCOME_CTES, chunk_parameters
-from interest_pipeline.batch.chunks import MAX_ID, MIN_ID
 from interest_pipeline.data.generate import generate_book
 from interest_pipeline.db import migrate
 from interest_pipeline.definitions import bound
@@ -43,19 +41,10 @@ from interest_pipeline.settings import DATABASE_URL_ENV, libpq_url, load_setting
 START = date(2025, 1, 1)
 DAYS = 31
 BUSINESS_DATE = date(2025, 1, 31)
-ACCOUNT_TYPES = ("SAVINGS", "FIXED_DEPOSIT", "RECURRING_DEPOSIT")
 TABLE_HEAD = (
     "| accounts | what | wall | accounts/s | accrual rows | peak RSS (Dagster tree) |\n"
     "| ---: | --- | ---: | ---: | ---: | ---: |"
 )
-# The floor the job is measured against: only the accrual rows, from the job's own outcome CTEs,
-# nothing else recorded (no results, statuses, executions, removals).
-BARE_INSERT = f"""
-WITH {OUTCOME_CTES}
-INSERT INTO interest_accruals (account_id, accrual_date, balance, amount, status, execution_id)
-SELECT o.account_id, %(business_date)s::date, o.balance, o.amount, 'ACCRUED', %(execution_id)s
-  FROM outcome o WHERE o.outcome = 'SUCCESS'
-"""
 OUTPUT_TABLES = (
     "interest_accruals",
     "interest_batch_account_result",
@@ -167,20 +156,7 @@ def run_job(url: URL, arrangement: str, accounts: int, instance: dg.DagsterInsta
 
 def run_bare(url: URL, accounts: int) -> Measurement:
     empty_outputs(url)
-    parameters = chunk_parameters(
-        execution_id="bare",
-        business_date=BUSINESS_DATE,
-        first_id=MIN_ID,
-        last_id=MAX_ID,
-        account_types=ACCOUNT_TYPES,
-        include_dormant=False,
-        account_ids=None,
-    )
-    with psycopg.connect(libpq_url(url)) as conn:
-        started = time.perf_counter()
-        rows = conn.execute(BARE_INSERT, parameters).rowcount
-        conn.commit()
-        seconds = time.perf_counter() - started
+    seconds, rows = run_bare_accrual(url, BUSINESS_DATE)
     print(f"  bare INSERT ... SELECT: {seconds:.1f} s, {rows} rows", flush=True)
     return Measurement("bare INSERT ... SELECT", accounts, rows, seconds, None)
 

@@ -18,20 +18,13 @@ It prints the plans of the page's two statements, so a scan shows.
 
 import argparse
 import os
-import statistics
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import psycopg
-from bench_support import database
-from sqlalchemy import create_engine
+from bench_support import api_queries, database, median_ms
 
-from interest_pipeline.api.app import ApiService
-from interest_pipeline.api.auth import Principal
-from interest_pipeline.api.dagster_runs import GraphQLDagsterRuns
 from interest_pipeline.db import migrate
 from interest_pipeline.settings import DATABASE_URL_ENV, libpq_url, sqlalchemy_url
 
@@ -104,16 +97,6 @@ def populate(conn: psycopg.Connection, results: int, failed_share: float, days: 
     conn.execute("ANALYZE")
 
 
-def median_ms(call: Callable[[], Any], calls: int) -> float:
-    call()  # warm: connection pool, statement caches
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
-
-
 def plans(conn: psycopg.Connection) -> list[str]:
     page = (
         "SELECT r.account_id FROM interest_batch_account_result r LEFT JOIN accounts a ON a.id = r.account_id"
@@ -151,19 +134,7 @@ def main() -> None:
             print(f"populated in {time.perf_counter() - started:.1f} s")
             for line in plans(conn):
                 print("   ", line)
-        engine = create_engine(url, pool_size=2)
-        try:
-            service = ApiService(engine=engine, dagster=GraphQLDagsterRuns("http://127.0.0.1:3000/graphql"))
-            who = Principal(name="bench", role="user")
-
-            def run(query: str) -> Callable[[], Any]:
-                def call() -> Any:
-                    result = service.execute(who, {"query": query})
-                    assert "errors" not in result, result
-                    return result
-
-                return call
-
+        with api_queries(url) as run:
             page = run(PAGE)()
             total = page["data"]["getInterestBatchAccountResults"]["totalCount"]
             figures = {
@@ -173,8 +144,6 @@ def main() -> None:
                 f"summary over {2 * args.days:,} executions": median_ms(run(SUMMARY), args.calls),
                 "floor: { __typename }": median_ms(run(FLOOR), args.calls),
             }
-        finally:
-            engine.dispose()
     print(f"\n| query (median of {args.calls} calls at the server) | ms |\n| --- | ---: |")
     for what, ms in figures.items():
         print(f"| {what} | {ms:.1f} |")

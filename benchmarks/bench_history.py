@@ -12,8 +12,9 @@ scratch databases of INTEREST_DATABASE_URL's server:
 3. then, on month M + 1:
    - MID_MONTH_DAY accrued by the real `daily_interest_accrual` job (`dg.execute_job`, its default
      executor, on a PostgreSQL-backed Dagster instance), the dates before it in that month accrued
-     and posted through the lifecycles first; against its bare floor (bench_accrual's
-     `INSERT ... SELECT` of the job's outcome CTEs, whole book, one statement) on a
+     and posted through the lifecycles first; against its bare floor (bench_support.BARE_ACCRUAL,
+     bench_accrual's too: the `INSERT ... SELECT` of the job's outcome CTEs, whole book, one
+     statement) on a
      CREATE DATABASE ... TEMPLATE clone taken just before the job ran;
    - the month end posted by the real `interest_posting` job, every earlier date of the month
      accrued and posted first, against bench_posting's floor statements on a clone;
@@ -36,13 +37,11 @@ with, so a second book in the same process would send the steps to the first.
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -50,24 +49,22 @@ import dagster as dg
 import psycopg
 from bench_support import (
     accrue_date,
+    api_queries,
     database,
+    median_ms,
     point_at,
     post_date,
     postgres_instance,
+    run_bare_accrual,
+    run_job,
     run_posting_floor,
     run_posting_job,
     settle,
     timed,
 )
-from sqlalchemy import create_engine
 from sqlalchemy.engine import URL
 
 from interest_pipeline.accrual.job import reconstructable_accrual_job
-from interest_pipeline.accrual.sql import OUTCOME_CTES, chunk_parameters
-from interest_pipeline.api.app import ApiService
-from interest_pipeline.api.auth import Principal
-from interest_pipeline.api.dagster_runs import GraphQLDagsterRuns
-from interest_pipeline.batch.chunks import MAX_ID, MIN_ID
 from interest_pipeline.data.generate import generate_book
 from interest_pipeline.db import migrate
 from interest_pipeline.resources.database import DatabaseResource
@@ -76,15 +73,6 @@ from interest_pipeline.settings import DATABASE_URL_ENV, libpq_url, sqlalchemy_u
 
 START = date(2023, 1, 1)
 MID_MONTH_DAY = 15
-ACCOUNT_TYPES = ("SAVINGS", "FIXED_DEPOSIT", "RECURRING_DEPOSIT")
-# bench_accrual's floor: only the accrual rows, from the job's own outcome CTEs, nothing else
-# recorded (no results, statuses, executions, removals).
-BARE_ACCRUAL = f"""
-WITH {OUTCOME_CTES}
-INSERT INTO interest_accruals (account_id, accrual_date, balance, amount, status, execution_id)
-SELECT o.account_id, %(business_date)s::date, o.balance, o.amount, 'ACCRUED', %(execution_id)s
-  FROM outcome o WHERE o.outcome = 'SUCCESS'
-"""
 ACCRUAL_FINGERPRINT = """
 SELECT count(*), sum(amount), sum(balance), count(DISTINCT account_id)
   FROM interest_accruals WHERE accrual_date = %(business_date)s
@@ -133,40 +121,13 @@ def build_history(url: URL, months: int) -> None:
 def run_accrual_job(
     url: URL, instance: dg.DagsterInstance, business_date: date
 ) -> tuple[float, tuple[object, ...]]:
-    point_at(url)
-    started = time.perf_counter()
-    result = dg.execute_job(
-        dg.reconstructable(reconstructable_accrual_job),
-        instance=instance,
-        tags={"dagster/partition": business_date.isoformat()},
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-    )
-    seconds = timed("accrual job", started)
-    if not result.success:
-        raise SystemExit(f"accrual run {result.run_id} failed")
-    with psycopg.connect(libpq_url(url)) as conn:
-        chunks, status = conn.execute(
-            "SELECT total_chunks, status FROM interest_batch_execution WHERE id = %s", (result.run_id,)
-        ).fetchone()  # type: ignore[misc]
-    print(f"  {chunks} chunks, execution {status}", flush=True)
+    seconds, _ = run_job(url, instance, reconstructable_accrual_job, business_date, "accrual job")
     return seconds, accrual_fingerprint(url, business_date)
 
 
 def run_accrual_floor(url: URL, business_date: date) -> tuple[float, tuple[object, ...]]:
-    parameters = chunk_parameters(
-        execution_id="bare",
-        business_date=business_date,
-        first_id=MIN_ID,
-        last_id=MAX_ID,
-        account_types=ACCOUNT_TYPES,
-        include_dormant=False,
-        account_ids=None,
-    )
-    with psycopg.connect(libpq_url(url)) as conn:
-        started = time.perf_counter()
-        rows = conn.execute(BARE_ACCRUAL, parameters).rowcount
-        conn.commit()
-        seconds = timed(f"bare INSERT ... SELECT ({rows:,} rows)", started)
+    seconds, rows = run_bare_accrual(url, business_date)
+    print(f"  bare INSERT ... SELECT ({rows:,} rows): {seconds:.1f} s", flush=True)
     return seconds, accrual_fingerprint(url, business_date)
 
 
@@ -174,16 +135,6 @@ def agree(what: str, job: tuple[object, ...], floor: tuple[object, ...]) -> None
     if job != floor:
         raise SystemExit(f"{what}: job and floor disagree:\n  job   {job}\n  floor {floor}")
     print(f"  {what}: job and floor agree {job}", flush=True)
-
-
-def median_ms(call: Callable[[], Any], calls: int) -> float:
-    call()  # warm: connection pool, statement caches
-    times = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
 
 
 def api_medians(url: URL, posting_execution: str, calls: int) -> dict[str, float]:
@@ -203,23 +154,8 @@ def api_medians(url: URL, posting_execution: str, calls: int) -> dict[str, float
             " interestCalculated status errorMessage processingTimeMs } totalCount } }"
         ),
     }
-    engine = create_engine(url, pool_size=2)
-    try:
-        # Not asked for a dagsterRunUrl, these queries never reach Dagster's GraphQL.
-        service = ApiService(engine=engine, dagster=GraphQLDagsterRuns("http://127.0.0.1:3000/graphql"))
-        who = Principal(name="bench", role="user")
-
-        def run(query: str) -> Callable[[], Any]:
-            def call() -> Any:
-                result = service.execute(who, {"query": query})
-                assert "errors" not in result, result
-                return result
-
-            return call
-
+    with api_queries(url) as run:
         return {what: median_ms(run(query), calls) for what, query in queries.items()}
-    finally:
-        engine.dispose()
 
 
 def sizes(url: URL) -> dict[str, list[int]]:

@@ -3,24 +3,32 @@ book's dates made as production makes them (accrued and posted through the jobs'
 with the posting job and its bare-SQL floor measured on them (bench_posting, bench_history)."""
 
 import os
+import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import psycopg
 from psycopg import sql
+from sqlalchemy import create_engine
 from sqlalchemy.engine import URL
 
 from interest_pipeline.accrual.sql import JOB_TYPE as ACCRUAL_JOB_TYPE
-from interest_pipeline.accrual.sql import accrue_chunk
+from interest_pipeline.accrual.sql import OUTCOME_CTES, accrue_chunk, chunk_parameters
+from interest_pipeline.api.app import ApiService
+from interest_pipeline.api.auth import Principal
+from interest_pipeline.api.dagster_runs import GraphQLDagsterRuns
+from interest_pipeline.batch.chunks import MAX_ID, MIN_ID
 from interest_pipeline.batch.config import BatchRunConfig, load_job_config, merge_config
 from interest_pipeline.batch.lifecycle import finish_batch, run_chunk, start_batch
+from interest_pipeline.domain.enums import AccountType, values
 from interest_pipeline.posting.job import reconstructable_posting_job
 from interest_pipeline.posting.lifecycle import post_business_date, unknown_run
 from interest_pipeline.posting.sql import DUE_PREDICATE, plan_chunks
@@ -214,28 +222,41 @@ def posting_fingerprint(url: URL, posting_date: date) -> tuple[object, ...]:
         return tuple(conn.execute(POSTING_FINGERPRINT, {"posting_date": posting_date}).fetchone() or ())
 
 
-def run_posting_job(
-    url: URL, instance: dg.DagsterInstance, posting_date: date
-) -> tuple[float, tuple[object, ...], str]:
-    """P posted by the real `interest_posting` job (its default executor) on `instance`: the seconds,
-    the fingerprint of what it made and its run id (its execution's id)."""
+def run_job(
+    url: URL,
+    instance: dg.DagsterInstance,
+    job: Callable[[], dg.JobDefinition],
+    business_date: date,
+    what: str,
+) -> tuple[float, str]:
+    """`business_date` run by the real job `job` points at (its default executor) on `instance`:
+    the seconds and the run id (its execution's id)."""
     point_at(url)
     started = time.perf_counter()
     result = dg.execute_job(
-        dg.reconstructable(reconstructable_posting_job),
+        dg.reconstructable(job),
         instance=instance,
-        tags={"dagster/partition": posting_date.isoformat()},
+        tags={"dagster/partition": business_date.isoformat()},
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
-    seconds = timed("posting job", started)
+    seconds = timed(what, started)
     if not result.success:
-        raise SystemExit(f"posting run {result.run_id} failed")
+        raise SystemExit(f"{what} run {result.run_id} failed")
     with psycopg.connect(libpq_url(url)) as conn:
         chunks, status = conn.execute(
             "SELECT total_chunks, status FROM interest_batch_execution WHERE id = %s", (result.run_id,)
         ).fetchone()  # type: ignore[misc]
     print(f"  {chunks} chunks, execution {status}", flush=True)
-    return seconds, posting_fingerprint(url, posting_date), result.run_id
+    return seconds, result.run_id
+
+
+def run_posting_job(
+    url: URL, instance: dg.DagsterInstance, posting_date: date
+) -> tuple[float, tuple[object, ...], str]:
+    """P posted by the real `interest_posting` job (its default executor) on `instance`: the seconds,
+    the fingerprint of what it made and its run id (its execution's id)."""
+    seconds, run_id = run_job(url, instance, reconstructable_posting_job, posting_date, "posting job")
+    return seconds, posting_fingerprint(url, posting_date), run_id
 
 
 def run_posting_floor(url: URL, posting_date: date) -> tuple[float, tuple[object, ...]]:
@@ -277,3 +298,65 @@ def run_posting_floor(url: URL, posting_date: date) -> tuple[float, tuple[object
         started,
     )
     return seconds, posting_fingerprint(url, posting_date)
+
+
+# The accrual job's floor: only the accrual rows, from the job's own outcome CTEs, nothing else
+# recorded (no results, statuses, executions, removals). bench_accrual, bench_history.
+BARE_ACCRUAL = f"""
+WITH {OUTCOME_CTES}
+INSERT INTO interest_accruals (account_id, accrual_date, balance, amount, status, execution_id)
+SELECT o.account_id, %(business_date)s::date, o.balance, o.amount, 'ACCRUED', %(execution_id)s
+  FROM outcome o WHERE o.outcome = 'SUCCESS'
+"""
+
+
+def run_bare_accrual(url: URL, business_date: date) -> tuple[float, int]:
+    """BARE_ACCRUAL for the whole book, every account type, dormant excluded: seconds and rows."""
+    parameters = chunk_parameters(
+        execution_id="bare",
+        business_date=business_date,
+        first_id=MIN_ID,
+        last_id=MAX_ID,
+        account_types=values(AccountType),
+        include_dormant=False,
+        account_ids=None,
+    )
+    with psycopg.connect(libpq_url(url)) as conn:
+        started = time.perf_counter()
+        rows = conn.execute(BARE_ACCRUAL, parameters).rowcount
+        conn.commit()
+        return time.perf_counter() - started, rows
+
+
+def median_ms(call: Callable[[], Any], calls: int) -> float:
+    """The median of `calls` calls, in ms, after one to warm the pool and statement caches."""
+    call()
+    times = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+@contextmanager
+def api_queries(url: URL) -> Iterator[Callable[[str], Callable[[], Any]]]:
+    """A maker of calls of one GraphQL query at the API's server (ApiService.execute: its GraphQL
+    execution and SQL, no HTTP), as a `user`, on the database `url`. Queries that ask for no
+    dagsterRunUrl never reach Dagster's GraphQL."""
+    engine = create_engine(url, pool_size=2)
+    try:
+        service = ApiService(engine=engine, dagster=GraphQLDagsterRuns("http://127.0.0.1:3000/graphql"))
+        who = Principal(name="bench", role="user")
+
+        def run(query: str) -> Callable[[], Any]:
+            def call() -> Any:
+                result = service.execute(who, {"query": query})
+                assert "errors" not in result, result
+                return result
+
+            return call
+
+        yield run
+    finally:
+        engine.dispose()
