@@ -17,6 +17,7 @@ from interest_pipeline.alerts.notifier import SettingsNotifierResource
 from interest_pipeline.checks.dagster_checks import checks_definitions
 from interest_pipeline.posting.definitions import posting_definitions
 from interest_pipeline.posting.job import build_posting_job
+from interest_pipeline.ranged.job import build_ranged_job
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.resources.ledger import PostgresLedgerResource
 from interest_pipeline.settings import Settings, load_settings
@@ -43,6 +44,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         posting_definitions(posting_job, accrual_job, settings),
         checks_definitions(),
         alert_definitions(),
+        dg.Definitions(jobs=[build_ranged_job(settings)]),
         dg.Definitions(resources=RESOURCES),
     )
 

@@ -16,6 +16,7 @@ import psycopg
 from dagster._core.definitions.reconstruct import ReconstructableJob
 from dagster._core.execution.job_execution_result import JobExecutionResult
 from pydantic import ValidationError
+from sqlalchemy import func, select
 
 from interest_pipeline.batch.config import (
     BatchConfigError,
@@ -25,16 +26,20 @@ from interest_pipeline.batch.config import (
     merge_config,
     missing_accounts,
 )
+from interest_pipeline.batch.executions import executions_of_run
 from interest_pipeline.batch.tags import (
     JOB_TYPE_TAG,
     MAX_RUNTIME_TAG,
+    PARTITION_RANGE_END_TAG,
+    PARTITION_RANGE_START_TAG,
     PARTITION_TAG,
     WORKER_HOST_TAG,
     WORKER_PID_TAG,
 )
-from interest_pipeline.db import migrate
+from interest_pipeline.db import core, migrate
 from interest_pipeline.db.admin import database_exists
 from interest_pipeline.db.engine import raw_connection
+from interest_pipeline.db.tables import ACCOUNT
 from interest_pipeline.settings import (
     SettingsError,
     current_settings,
@@ -151,11 +156,22 @@ def launch_tags(job: ReconstructableJob) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class LaunchedRun:
+    """A date's run as its launcher saw it end. For a date of a ranged run: `run_id` is the ranged
+    run's, `execution_id` the date's own execution and `status` what its single-date run's
+    would have been (SUCCESS, or the ranged run's end at the date that failed)."""
+
     partition_key: str
     run_id: str
     success: bool
     status: str
     error: str | None = None
+    execution_id: str | None = None
+    job_type: str | None = None
+
+    @property
+    def execution(self) -> str:
+        """The id of the execution row the date's run wrote (or would have)."""
+        return self.execution_id or self.run_id
 
 
 def business_dates(start: date, end: date) -> Iterator[date]:
@@ -210,6 +226,92 @@ def launch_partition_runs(
         if not result.success:
             break
     return launched
+
+
+# A book of at most this many accounts runs a range of dates as one ranged run by default
+# (pipeline.run_pipeline): its dates' SQL takes a fraction of a run's ~2-3 s fixed cost, so one
+# run in one process beats a run per date and a step process per chunk. Measured at 2,000
+# accounts (docs/benchmarks.md "Small books"); larger books keep a run per date, whose chunks
+# run in parallel step processes.
+SMALL_BOOK_ACCOUNTS = 20_000
+
+
+def is_small_book(limit: int = SMALL_BOOK_ACCOUNTS) -> bool:
+    """Whether the book has at most `limit` accounts (counting no further than limit + 1)."""
+    capped = select(ACCOUNT.c.id).limit(limit + 1).subquery()
+    with raw_connection() as conn:
+        return int(core.fetch_value(conn, select(func.count()).select_from(capped))) <= limit
+
+
+def ranged_max_runtime(job_types: Sequence[str], dates: int) -> dict[str, str]:
+    """dagster/max_runtime of a ranged run: each of its executions may take its row's timeout
+    (which the run enforces per execution itself: batch.lifecycle.bound_by_timeout)."""
+    try:
+        with raw_connection() as conn:
+            seconds = sum(load_job_config(conn, job_type).timeout_seconds for job_type in job_types)
+    except (BatchConfigError, psycopg.Error):
+        return {}  # the run's first date reports it, with the run
+    return {MAX_RUNTIME_TAG: str(seconds * dates)}
+
+
+def launch_ranged_run(
+    job: ReconstructableJob,
+    start: date,
+    end: date,
+    job_types: Sequence[str],
+    *,
+    run_config: Mapping[str, Any] | None = None,
+    tags: Mapping[str, str] | None = None,
+    instance: dg.DagsterInstance | None = None,
+) -> list[LaunchedRun]:
+    """ONE run of the ranged job (interest_pipeline.ranged) over the dates `start`..`end`, each
+    date running `job_types` in order; waits for it. Returns a LaunchedRun per (date, job type)
+    it got to, in order: those that succeeded, then the one that failed, if one did.
+    """
+    target = instance or configured_instance()
+    dates = list(business_dates(start, end))
+    run_tags = {
+        WORKER_HOST_TAG: socket.gethostname(),
+        WORKER_PID_TAG: str(os.getpid()),
+        **ranged_max_runtime(job_types, len(dates)),
+        **(tags or {}),
+        PARTITION_RANGE_START_TAG: start.isoformat(),
+        PARTITION_RANGE_END_TAG: end.isoformat(),
+    }
+    result = dg.execute_job(job, instance=target, run_config=dict(run_config or {}), tags=run_tags)
+    run = target.get_run_by_id(result.run_id)
+    if run is not None:
+        _after_run(target, run)
+    with raw_connection() as conn:
+        rows = executions_of_run(conn, result.run_id)
+    failed_status = run.status.value if run else "UNKNOWN"
+    outcomes = [
+        LaunchedRun(
+            partition_key=row.business_date.isoformat(),
+            run_id=result.run_id,
+            success=row.status in ("SUCCESS", "PARTIAL"),
+            status="SUCCESS" if row.status in ("SUCCESS", "PARTIAL") else failed_status,
+            error=None if row.status in ("SUCCESS", "PARTIAL") else row.error_message or _first_error(result),
+            execution_id=row.id,
+            job_type=row.job_type,
+        )
+        for row in rows
+    ]
+    if not result.success and all(o.success for o in outcomes):
+        # It failed before the next date's execution opened (its configuration was refused).
+        planned = [(d, j) for d in dates for j in job_types]
+        day, job_type = planned[min(len(outcomes), len(planned) - 1)]
+        outcomes.append(
+            LaunchedRun(
+                partition_key=day.isoformat(),
+                run_id=result.run_id,
+                success=False,
+                status=failed_status,
+                error=_first_error(result),
+                job_type=job_type,
+            )
+        )
+    return outcomes
 
 
 def _first_error(result: JobExecutionResult) -> str | None:

@@ -38,6 +38,9 @@ class Alert:
     accounts_blocked: int
     totals_by_currency: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    # The execution alerted on: the run id for a single-date run, a derived one for a date of a
+    # ranged run (batch.executions.ranged_execution_id).
+    execution_id: str | None = None
 
     def subject(self) -> str:
         return f"[interest-pipeline] {self.job} {self.business_date} {self.status}"

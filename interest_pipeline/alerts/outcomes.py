@@ -18,7 +18,8 @@ from interest_pipeline.batch.executions import (
     claim_alert,
     close_execution,
     count_results,
-    read_execution,
+    executions_of_run,
+    run_id_of,
     timed_out_message,
 )
 from interest_pipeline.batch.lifecycle import worker_alive
@@ -87,8 +88,9 @@ def alert_for(row: ExecutionRow, blocked: int, run_url: str) -> Alert | None:
         job=row.job_type,
         business_date=row.business_date.isoformat(),
         status=TIMED_OUT if timed_out else row.status,
-        run_id=row.id,
+        run_id=run_id_of(row.id),
         run_url=run_url,
+        execution_id=row.id,
         accounts_processed=row.accounts_processed,
         accounts_succeeded=row.accounts_succeeded,
         accounts_skipped=row.accounts_skipped,
@@ -104,31 +106,49 @@ def handle_run_end(
 ) -> Alert | None:
     """Close the run's execution if it is still RUNNING after an abnormal end, then alert once.
 
-    Returns the alert sent (None: nothing to say, already sent, or no execution).
+    Returns the alert sent (None: nothing to say, already sent, or no execution); for a ranged run
+    (one execution per date), the last of those `handle_run_executions` sent.
     """
+    alerts = handle_run_executions(instance, run, database, notifier)
+    return alerts[-1] if alerts else None
+
+
+def handle_run_executions(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, database: DatabaseResource, notifier: NotifierResource
+) -> list[Alert]:
+    """`handle_run_end` for each execution of the run (one, or one per date of a ranged run), in
+    the order the run opened them; the alerts sent."""
     with database.connect() as conn:
-        row = read_execution(conn, run.run_id)
-        if row is not None and row.status == "RUNNING" and run.status in ABNORMAL:
+        rows = executions_of_run(conn, run.run_id)
+        running = [row for row in rows if row.status == "RUNNING"]
+        if running and run.status in ABNORMAL:
             status, message = abnormal_end(run, failure_message(instance, run.run_id))
-            if run.status == dg.DagsterRunStatus.FAILURE and not worker_alive(
-                row.worker_host, row.worker_pid
-            ):
-                # Whoever noticed first (run monitoring, the code server) may say only "failed".
-                message = (
-                    f"{RUN_WORKER_LOST}: run worker {row.worker_host}:{row.worker_pid} is gone; {message}"
-                )
-                message = message.replace(f"; {RUN_WORKER_LOST}: ", "; ")[:4000]
-            close_execution(conn, run.run_id, status=status, error_message=message)
-            row = read_execution(conn, run.run_id)
-        if row is None or row.status == "RUNNING":
-            return None
-        run_url = f"{alert_settings().dagster_url}/runs/{row.id}"
-        alert = alert_for(row, blocked_accounts(conn, row.id), run_url)
-        if alert is None or not claim_alert(conn, row.id):
-            return None
+            for row in running:
+                closing = message
+                if run.status == dg.DagsterRunStatus.FAILURE and not worker_alive(
+                    row.worker_host, row.worker_pid
+                ):
+                    # Whoever noticed first (run monitoring, the code server) may say only "failed".
+                    closing = (
+                        f"{RUN_WORKER_LOST}: run worker {row.worker_host}:{row.worker_pid} is gone; {message}"
+                    )
+                    closing = closing.replace(f"; {RUN_WORKER_LOST}: ", "; ")[:4000]
+                close_execution(conn, row.id, status=status, error_message=closing)
+            rows = executions_of_run(conn, run.run_id)
+        run_url = f"{alert_settings().dagster_url}/runs/{run.run_id}"
+        alerts: list[Alert] = []
+        for row in rows:
+            if row.status == "RUNNING":
+                continue
+            alert = alert_for(row, blocked_accounts(conn, row.id), run_url)
+            if alert is not None and claim_alert(conn, row.id):
+                alerts.append(alert)
     # After the commit, outside the transaction: a slow channel holds no row lock.
-    try:
-        notifier.notify(alert)
-    except Exception:
-        log.exception("alert for run %s not sent", run.run_id)
-    return alert
+    sent: list[Alert] = []
+    for alert in alerts:
+        try:
+            notifier.notify(alert)
+        except Exception:
+            log.exception("alert for run %s not sent", run.run_id)
+        sent.append(alert)
+    return sent

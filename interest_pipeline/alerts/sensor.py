@@ -12,11 +12,12 @@ import dagster as dg
 
 from interest_pipeline.accrual.job import JOB_NAME as ACCRUAL_JOB
 from interest_pipeline.alerts.notifier import NotifierResource
-from interest_pipeline.alerts.outcomes import handle_run_end
+from interest_pipeline.alerts.outcomes import handle_run_executions
 from interest_pipeline.posting.job import JOB_NAME as POSTING_JOB
+from interest_pipeline.ranged.job import JOB_NAME as RANGED_JOB
 from interest_pipeline.resources.database import DatabaseResource
 
-JOBS = (ACCRUAL_JOB, POSTING_JOB)
+JOBS = (ACCRUAL_JOB, POSTING_JOB, RANGED_JOB)
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 # A first evaluation looks back this far, so turning the sensor on does not alert on old history.
 FIRST_LOOK_BACK = timedelta(days=1)
@@ -47,8 +48,7 @@ def interest_run_outcomes(
     alerted = closed = 0
     for record in records:
         if record.dagster_run.job_name in JOBS:
-            alert = handle_run_end(context.instance, record.dagster_run, database, notifier)
-            alerted += alert is not None
+            alerted += len(handle_run_executions(context.instance, record.dagster_run, database, notifier))
             closed += 1
         after = max(after, record.update_timestamp.astimezone(UTC))
     context.update_cursor(str(after.timestamp()))

@@ -23,7 +23,7 @@ from interest_pipeline.batch.config import (
     load_job_config,
     merge_config,
 )
-from interest_pipeline.batch.executions import ExecutionRow
+from interest_pipeline.batch.executions import ExecutionRow, run_id_of
 from interest_pipeline.batch.lifecycle import fail_batch
 from interest_pipeline.batch.tags import CANCELLED_BY_TAG, CONFIG_ID_TAG, PARTITION_TAG, TRIGGERED_BY_TAG
 from interest_pipeline.resources.database import DatabaseResource
@@ -138,11 +138,12 @@ def cancel(context: ApiContext, execution_id: str) -> ExecutionRow:
         raise NotFound(f"no execution {execution_id!r}")
     if row.status != "RUNNING":
         raise Conflict(f"execution {execution_id} is {row.status}, not RUNNING: there is nothing to cancel")
+    run_id = run_id_of(execution_id)  # a ranged run's executions carry ids derived from its run's
     try:
-        context.dagster.add_tags(execution_id, {CANCELLED_BY_TAG: principal.name})
-        context.dagster.terminate(execution_id)
+        context.dagster.add_tags(run_id, {CANCELLED_BY_TAG: principal.name})
+        context.dagster.terminate(run_id)
         deadline = time.monotonic() + context.cancel_wait_seconds
-        while context.dagster.status(execution_id) not in ENDED and time.monotonic() < deadline:
+        while context.dagster.status(run_id) not in ENDED and time.monotonic() < deadline:
             time.sleep(CANCEL_POLL_SECONDS)
     except DagsterRunsError as error:
         raise DagsterUnavailable(f"Dagster did not terminate the run: {error}") from None

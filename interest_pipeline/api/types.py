@@ -11,7 +11,7 @@ import graphene
 
 from interest_pipeline.api import repository
 from interest_pipeline.api.scalars import JSON, Decimal
-from interest_pipeline.batch.executions import ExecutionRow
+from interest_pipeline.batch.executions import ExecutionRow, run_id_of
 
 
 class CurrencyAmount(graphene.ObjectType):  # type: ignore[misc]
@@ -84,7 +84,7 @@ class InterestBatchExecution(graphene.ObjectType):  # type: ignore[misc]
 
     @staticmethod
     def resolve_dagster_run_url(row: ExecutionRow, info: Any) -> str:
-        return str(info.context.dagster.run_url(row.id))
+        return str(info.context.dagster.run_url(run_id_of(row.id)))
 
 
 class InterestBatchExecutionPage(graphene.ObjectType):  # type: ignore[misc]

@@ -1,5 +1,6 @@
-"""The execution tables: one `interest_batch_execution` row per Dagster run (the run id is its key),
-its account results, and the latest status per (account, job type).
+"""The execution tables: one `interest_batch_execution` row per date a Dagster run processes (a
+single-date run's execution id is its run id; a ranged run's are derived from it, see
+`ranged_execution_id`), its account results, and the latest status per (account, job type).
 
 Each chunk adds its counts to the execution row in its own transaction, so the row always
 matches the committed account results, whatever happens to the run afterwards; closing only
@@ -45,6 +46,22 @@ FINAL_STATUSES = tuple(s.value for s in ExecutionStatus if s is not ExecutionSta
 # Error codes at the start of error_message for ends no step reported (grep-able, alertable).
 RUN_WORKER_LOST = "RUN_WORKER_LOST"
 TIMED_OUT = "TIMED_OUT"
+
+
+# A ranged run (one Dagster run over several business dates) opens one execution per date and
+# job type, with the id `<run id>~<job type>~<YYYY-MM-DD>`: distinct per date, and the run id is
+# what precedes the first separator (Dagster run ids are UUIDs, without it).
+RANGED_ID_SEPARATOR = "~"
+
+
+def ranged_execution_id(run_id: str, job_type: str, business_date: date) -> str:
+    """The execution id of `job_type` on `business_date` within the ranged run `run_id`."""
+    return RANGED_ID_SEPARATOR.join((run_id, job_type, business_date.isoformat()))
+
+
+def run_id_of(execution_id: str) -> str:
+    """The Dagster run an execution belongs to: the id itself for a single-date run."""
+    return execution_id.split(RANGED_ID_SEPARATOR, 1)[0]
 
 
 def timed_out_message(timeout_seconds: int) -> str:
@@ -212,6 +229,19 @@ def close_execution(
 def read_execution(conn: psycopg.Connection, execution_id: str) -> ExecutionRow | None:
     return core.fetch_one(
         conn, select(*EXECUTION_COLUMNS).where(EXECUTION.c.id == execution_id), ExecutionRow
+    )
+
+
+def executions_of_run(conn: psycopg.Connection, run_id: str) -> list[ExecutionRow]:
+    """Every execution the Dagster run `run_id` opened, in the order it opened them: the one of a
+    single-date run, or one per date and job type of a ranged run."""
+    e = EXECUTION.c
+    return core.fetch_all(
+        conn,
+        select(*EXECUTION_COLUMNS)
+        .where((e.id == run_id) | e.id.startswith(run_id + RANGED_ID_SEPARATOR, autoescape=True))
+        .order_by(e.started_at, e.id),
+        ExecutionRow,
     )
 
 

@@ -21,8 +21,10 @@ from interest_pipeline.batch.executions import (
     ChunkTotals,
     ExecutionRow,
     close_execution,
+    executions_of_run,
     open_execution,
     record_chunk,
+    run_id_of,
     running_executions,
     timed_out_message,
 )
@@ -115,20 +117,24 @@ def start_batch(
     planner: ChunkPlanner = plan_chunks,
     worker: Worker | None = None,
     mark_run_failed: MarkRunFailed | None = None,
+    execution_id: str | None = None,
 ) -> list[ChunkTask]:
     """Validate, close what earlier runs left RUNNING, plan the chunks and record the execution.
 
+    The execution's id is `execution_id`, by default the run id (a single-date run); a ranged
+    run gives each of its dates its own (executions.ranged_execution_id).
     Validation comes first and raises BatchConfigError before any write.
     """
+    execution_id = execution_id or run_id
     with database.connect() as conn:
         config = merge_config(load_job_config(conn, job_type, run_config.config_id), run_config)
         closed = close_stale_executions(
-            conn, job_type, run_state, exclude=run_id, timeout_seconds=config.timeout_seconds
+            conn, job_type, run_state, exclude=execution_id, timeout_seconds=config.timeout_seconds
         )
         chunks = planner(conn, config)
         open_execution(
             conn,
-            execution_id=run_id,
+            execution_id=execution_id,
             business_date=business_date,
             trigger=trigger,
             config=config,
@@ -139,11 +145,12 @@ def start_batch(
         )
     if mark_run_failed is not None:
         # After the commit: the rows are closed whether or not the orchestrator hears of it.
-        for execution_id, message in closed.items():
-            if message and message.startswith(RUN_WORKER_LOST) and run_state(execution_id) == "RUNNING":
-                mark_run_failed(execution_id, message)
+        for closed_id, message in closed.items():
+            closed_run = run_id_of(closed_id)
+            if message and message.startswith(RUN_WORKER_LOST) and run_state(closed_run) == "RUNNING":
+                mark_run_failed(closed_run, message)
     return [
-        ChunkTask(execution_id=run_id, business_date=business_date, config=config, chunk=chunk)
+        ChunkTask(execution_id=execution_id, business_date=business_date, config=config, chunk=chunk)
         for chunk in chunks
     ]
 
@@ -163,14 +170,15 @@ def close_stale_executions(
     gone (RUN_WORKER_LOST); one the orchestrator does not know (another Dagster instance) is left
     alone until it is older than the job's timeout. Returns {execution id: error message} of the
     rows it closed; those whose message starts RUN_WORKER_LOST are runs Dagster still calls
-    started, which the caller then marks failed.
+    started, which the caller then marks failed. The orchestrator is asked about each row's
+    run (executions.run_id_of: a ranged run's executions carry derived ids).
     """
     closed: dict[str, str | None] = {}
     deadline = datetime.now(UTC) - timedelta(seconds=timeout_seconds)
     for running in running_executions(conn, job_type):
         if running.id == exclude:
             continue
-        state = run_state(running.id)
+        state = run_state(run_id_of(running.id))
         worker_gone = not worker_alive(running.worker_host, running.worker_pid)
         if state == "RUNNING" and not worker_gone:
             continue
@@ -261,6 +269,15 @@ def finish_batch(database: DatabaseResource, run_id: str) -> ExecutionRow:
     if row is None:
         raise RuntimeError(f"execution {run_id} is no longer RUNNING: something else closed it")
     return row
+
+
+def fail_run(database: DatabaseResource, run_id: str, status: str, message: str | None) -> list[ExecutionRow]:
+    """Close every execution the run `run_id` still has RUNNING (a ranged run has at most one open
+    at a time) as FAILED or CANCELLED; the rows closed."""
+    with database.connect() as conn:
+        running = [row.id for row in executions_of_run(conn, run_id) if row.status == "RUNNING"]
+        closed = [close_execution(conn, i, status=status, error_message=message) for i in running]
+    return [row for row in closed if row is not None]
 
 
 def fail_batch(

@@ -17,7 +17,7 @@ from interest_pipeline.batch.lifecycle import (
     RunState,
     RunTimedOut,
     Worker,
-    fail_batch,
+    fail_run,
     is_transient,
 )
 from interest_pipeline.batch.run_launcher import run_worker_pid
@@ -98,9 +98,13 @@ def mark_run_failed(instance: dg.DagsterInstance) -> MarkRunFailed:
 def run_facts(context: dg.OpExecutionContext) -> dict[str, Any]:
     """What a plan op tells start_batch about its run: id, business date, trigger, how to ask
     Dagster about other runs, its worker, and how to fail a run whose worker is gone."""
+    return {**run_facts_of_range(context), "business_date": business_date(context)}
+
+
+def run_facts_of_range(context: dg.OpExecutionContext) -> dict[str, Any]:
+    """run_facts without the business date: what a ranged run's dates share."""
     return {
         "run_id": context.run_id,
-        "business_date": business_date(context),
         "trigger": trigger_from_tags(context.run.tags),
         "run_state": run_state_lookup(context.instance),
         "worker": run_worker(context),
@@ -148,7 +152,8 @@ def close_execution_on_failure(context: dg.HookContext) -> None:
     only one that knows the step's exception.
     """
     message = failure_message(context.step_key, context.op_exception)
-    fail_batch(context.resources.database, context.run_id, "FAILED", message)
+    # The run's execution, or the one date of a ranged run that was running.
+    fail_run(context.resources.database, context.run_id, "FAILED", message)
 
 
 def execution_metadata(row: ExecutionRow) -> dict[str, dg.MetadataValue]:

@@ -8,6 +8,9 @@ PARTITION_TAG = "dagster/partition"
 SCHEDULE_TAG = "dagster/schedule_name"
 SENSOR_TAG = "dagster/sensor_name"
 BACKFILL_TAG = "dagster/backfill"
+# A run over a range of partition keys (a ranged run, interest_pipeline.ranged): its first and last.
+PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 # Enforced by run monitoring in the daemon (the config row's timeout_seconds).
 MAX_RUNTIME_TAG = "dagster/max_runtime"
 

@@ -53,8 +53,9 @@ def _summary(outcome: LaunchedRun, verb: str = "accrued") -> str:
 def _summary_and_counts(outcome: LaunchedRun, verb: str = "accrued") -> tuple[str, int, int]:
     """The run's summary line, with its execution's accounts processed and chunks (for progress)."""
     with raw_connection() as conn:
-        row = read_execution(conn, outcome.run_id)
-    head = f"{outcome.partition_key} {row.job_type if row else 'run'} {outcome.run_id} {outcome.status}"
+        row = read_execution(conn, outcome.execution)
+    # The execution id is the run id, or for a date of a ranged run the one derived from it.
+    head = f"{outcome.partition_key} {row.job_type if row else 'run'} {outcome.execution} {outcome.status}"
     if row is None:
         return f"{head}: no execution recorded", 0, 0
     totals = ", ".join(f"{c} {a}" for c, a in sorted(row.totals_by_currency.items())) or "none"
@@ -101,6 +102,15 @@ def run_config_of(op: str, config: dict[str, Any]) -> dict[str, Any]:
     if config:
         run_config["ops"] = {op: {"config": config}}
     return run_config
+
+
+RANGED_OPTION = click.option(
+    "--ranged/--per-date",
+    "ranged",
+    default=None,
+    help="One Dagster run over the whole range (each date still its own execution), or a run per "
+    "date and job. Default: ranged for small books (at most 20,000 accounts), else per date.",
+)
 
 
 def fail_on(launched: list[LaunchedRun], planned: int, not_launched: str) -> None:

@@ -8,6 +8,7 @@ import dagster as dg
 
 from interest_pipeline.cli.jobs import JOB_TYPE as ACCRUAL_JOB_TYPE
 from interest_pipeline.cli.jobs import (
+    RANGED_OPTION,
     _dates,
     _plan_config,
     _summary_and_counts,
@@ -83,10 +84,13 @@ def _dry_run(day: date, account_ids: tuple[int, ...], batch_size: int | None) ->
 @click.option("--from", "start", type=DATE, required=True, help="First business date.")
 @click.option("--to", "end", type=DATE, required=True, help="Last business date.")
 @click.option("--batch-size", type=int, default=None, help="Accounts per chunk (default: the job's config).")
-def run(start: Any, end: Any, batch_size: int | None) -> None:
-    """Catch up: for each date in order, the accrual run and then the posting run.
+@RANGED_OPTION
+def run(start: Any, end: Any, batch_size: int | None, ranged: bool | None) -> None:
+    """Catch up: for each date in order, the accrual and then the posting.
 
-    Stops with a non-zero exit at the first run that fails.
+    A small book's range runs as one ranged Dagster run (each date's accrual and posting still
+    their own executions), a larger book's as a run per date and job (--ranged/--per-date
+    choose). Stops with a non-zero exit at the first date that fails.
     """
     from interest_pipeline.pipeline import PipelineRunFailed, run_pipeline
 
@@ -108,6 +112,7 @@ def run(start: Any, end: Any, batch_size: int | None) -> None:
                 end.date(),
                 run_config=lambda op: _run_config(op, (), batch_size),
                 on_finished=finished,
+                ranged=ranged,
             )
         except PipelineRunFailed as failed:
             raise click.ClickException(str(failed)) from failed

@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta
 
 import click
 
-from interest_pipeline.cli.jobs import _console_logger
+from interest_pipeline.cli.jobs import RANGED_OPTION, _console_logger
 from interest_pipeline.data.generate import generate_book
 from interest_pipeline.db import migrate
 from interest_pipeline.db.engine import raw_connection
@@ -33,7 +33,8 @@ from interest_pipeline.settings import database_url
     help="Last business date (the default spans month, quarter, half-year and year ends).",
 )
 @click.option("--seed", type=int, default=42, show_default=True)
-def quickstart(accounts: int, start: datetime, end: datetime, seed: int) -> None:
+@RANGED_OPTION
+def quickstart(accounts: int, start: datetime, end: datetime, seed: int, ranged: bool | None) -> None:
     """Start from a fresh synthetic book and run accrual then posting for every date, as Dagster runs.
 
     Replaces the book, every pipeline output and execution record, and the ledger (generate
@@ -66,10 +67,18 @@ def quickstart(accounts: int, start: datetime, end: datetime, seed: int) -> None
             last,
             run_config=lambda _op: {"loggers": _console_logger()},
             on_finished=_progress(first, last),
+            ranged=ranged,
         )
     except PipelineRunFailed as failed:
         raise click.ClickException(str(failed)) from failed
-    click.echo(f"{len(runs)} Dagster runs, all succeeded (see them with `interest-pipeline ui`)")
+    dagster_runs = len({r.run_id for r in runs})
+    if dagster_runs == len(runs):
+        click.echo(f"{len(runs)} Dagster runs, all succeeded (see them with `interest-pipeline ui`)")
+    else:
+        click.echo(
+            f"{len(runs)} date runs in {dagster_runs} ranged Dagster run(s), all succeeded "
+            "(see them with `interest-pipeline ui`)"
+        )
     with raw_connection(url) as conn:
         tables = summary_tables(conn, first, last)
     click.echo("\n" + "\n\n".join(table.render() for table in tables))

@@ -35,8 +35,10 @@ def start_posting(
     run_state: RunState,
     worker: Worker | None = None,
     mark_run_failed: MarkRunFailed | None = None,
+    execution_id: str | None = None,
 ) -> list[ChunkTask]:
-    """Validate, close what earlier runs left RUNNING, plan the due or owing accounts, record RUNNING."""
+    """Validate, close what earlier runs left RUNNING, plan the due or owing accounts, record RUNNING
+    (as `execution_id`, by default the run id: see batch.lifecycle.start_batch)."""
     return start_batch(
         database,
         job_type=sql.JOB_TYPE,
@@ -48,6 +50,7 @@ def start_posting(
         planner=lambda conn, config: sql.plan_chunks(conn, business_date, config),
         worker=worker,
         mark_run_failed=mark_run_failed,
+        execution_id=execution_id,
     )
 
 

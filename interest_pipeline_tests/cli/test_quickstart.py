@@ -29,7 +29,8 @@ class TestQuickstart:
             main, ["quickstart", "--accounts", "40", "--from", "2025-01-30", "--to", "2025-02-01"]
         )
         assert result.exit_code == 0, result.output
-        assert "6 Dagster runs, all succeeded" in result.output
+        # a small book: one ranged run over the three dates (--per-date: six runs)
+        assert "6 date runs in 1 ranged Dagster run(s), all succeeded" in result.output
         for title in ("Accounts", "Accruals", "Postings", "Ledger", "Executions"):
             assert f"\n{title}\n" in result.output
         with psycopg.connect(libpq_url(clean_db)) as conn:

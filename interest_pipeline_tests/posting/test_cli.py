@@ -78,7 +78,7 @@ class TestRunCommand:
     def test_accrues_then_posts_each_date(
         self, cli: click.Group, conn: psycopg.Connection, book: Book, dagster_home: Path
     ) -> None:
-        outcome = CliRunner().invoke(cli, ["run", "--from", "2025-01-30", "--to", "2025-02-01"])
+        outcome = CliRunner().invoke(cli, ["run", "--from", "2025-01-30", "--to", "2025-02-01", "--per-date"])
         assert outcome.exit_code == 0, outcome.output
         assert [(job, key) for job, key, _ in runs(dagster_home)] == [
             ("daily_interest_accrual", "2025-01-30"),
@@ -100,7 +100,59 @@ class TestRunCommand:
         self, cli: click.Group, book: Book, dagster_home: Path, conn: psycopg.Connection
     ) -> None:
         with refused_accruals(conn, "2025-01-30"):
-            outcome = CliRunner().invoke(cli, ["run", "--from", "2025-01-30", "--to", "2025-02-01"])
+            outcome = CliRunner().invoke(
+                cli, ["run", "--from", "2025-01-30", "--to", "2025-02-01", "--per-date"]
+            )
         assert outcome.exit_code != 0
         assert runs(dagster_home) == [("daily_interest_accrual", "2025-01-30", dg.DagsterRunStatus.FAILURE)]
         assert "5 later run(s) not launched" in outcome.output
+
+    def test_a_small_book_catches_up_in_one_ranged_run_by_default(
+        self, cli: click.Group, conn: psycopg.Connection, book: Book, dagster_home: Path
+    ) -> None:
+        outcome = CliRunner().invoke(cli, ["run", "--from", "2025-01-30", "--to", "2025-02-01"])
+        assert outcome.exit_code == 0, outcome.output
+        with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+            [run] = instance.get_runs()
+        assert run.job_name == "interest_ranged_run" and run.status == dg.DagsterRunStatus.SUCCESS
+        assert (
+            run.tags["dagster/asset_partition_range_start"],
+            run.tags["dagster/asset_partition_range_end"],
+        ) == (
+            "2025-01-30",
+            "2025-02-01",
+        )
+        rows = conn.execute(
+            "SELECT id, business_date::text, job_type, status FROM interest_batch_execution ORDER BY started_at"
+        ).fetchall()
+        assert [r[1:] for r in rows] == [
+            (day, job, "SUCCESS")
+            for day in ("2025-01-30", "2025-01-31", "2025-02-01")
+            for job in ("daily_interest_accrual", "interest_posting")
+        ]
+        assert [r[0] for r in rows] == [f"{run.run_id}~{job}~{day}" for _, day, job, _ in rows]
+        # the same postings as the run per date and job above
+        assert conn.execute(
+            "SELECT account_id, accrual_count FROM interest_postings ORDER BY 1"
+        ).fetchall() == [
+            (1, 2),
+            (2, 2),
+        ]
+
+    def test_a_ranged_catch_up_stops_at_the_first_failed_date(
+        self, cli: click.Group, book: Book, dagster_home: Path, conn: psycopg.Connection
+    ) -> None:
+        with refused_accruals(conn, "2025-01-31"):
+            outcome = CliRunner().invoke(cli, ["run", "--from", "2025-01-30", "--to", "2025-02-01"])
+        assert outcome.exit_code != 0
+        assert (
+            "for 2025-01-31 FAILURE" in outcome.output and "accruals of 2025-01-31 refused" in outcome.output
+        )
+        assert "3 later run(s) not launched" in outcome.output
+        assert conn.execute(
+            "SELECT business_date::text, job_type, status FROM interest_batch_execution ORDER BY started_at"
+        ).fetchall() == [
+            ("2025-01-30", "daily_interest_accrual", "SUCCESS"),
+            ("2025-01-30", "interest_posting", "SUCCESS"),
+            ("2025-01-31", "daily_interest_accrual", "FAILED"),
+        ]
