@@ -19,6 +19,7 @@ only after the accrual of P has closed (the order of `job_types`).
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from datetime import date, timedelta
 from functools import partial
 from typing import TypeVar
@@ -36,7 +37,7 @@ from interest_pipeline.checks.dagster_checks import report_checks, run_checks
 from interest_pipeline.posting import sql as posting_sql
 from interest_pipeline.posting.lifecycle import post_task, start_posting
 from interest_pipeline.reporting.run_tables import metadata_table
-from interest_pipeline.resources.database import DatabaseResource
+from interest_pipeline.resources.database import DatabaseResource, SessionDatabaseResource
 from interest_pipeline.resources.ledger import LedgerResource
 
 ACCRUAL = accrual_sql.JOB_TYPE
@@ -141,16 +142,21 @@ def run_dates(
     if unknown or not config.job_types:
         raise ValueError(f"job_types must name {ACCRUAL} and/or {POSTING}, got {config.job_types}")
     rows: list[ExecutionRow] = []
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="check-evaluations") as reporter:
+    # One connection for the run's units of work, each still its own transaction (SessionDatabaseResource).
+    session = SessionDatabaseResource(url=database.url)
+    with (
+        closing(session),
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="check-evaluations") as reporter,
+    ):
         reported: list[Future[None]] = []
         for day in range_dates(context):
             for job_type in config.job_types:
                 if job_type == ACCRUAL:
-                    row = accrue_date(context, database, config.accrual, day)
+                    row = accrue_date(context, session, config.accrual, day)
                 else:
-                    row = post_date(context, database, ledger, config.posting, day)
+                    row = post_date(context, session, ledger, config.posting, day)
                 rows.append(row)
-                checks = run_checks(database, row.id, job_type)
+                checks = run_checks(session, row.id, job_type)
                 reported.append(reporter.submit(report_checks, context, checks, day.isoformat()))
         for done in reported:
             done.result()
