@@ -29,7 +29,7 @@ from interest_pipeline.pipeline import PipelineRunFailed, run_ranged
 from interest_pipeline.posting.job import build_posting_job
 from interest_pipeline.ranged.job import JOB_NAME, build_ranged_job, reconstructable_ranged_job
 from interest_pipeline.ranged.ops import ACCRUAL, POSTING
-from interest_pipeline.resources.database import DatabaseResource
+from interest_pipeline.resources.database import DatabaseResource, SessionDatabaseResource
 from interest_pipeline.resources.ledger import PostgresLedgerResource
 from interest_pipeline_tests.accrual.test_cli import refused_accruals
 from interest_pipeline_tests.posting.fakes import FailingLedger
@@ -393,3 +393,38 @@ class TestPipeline:
             run_ranged(FIRST, LAST, BOTH, on_finished=lambda o, job: heard.append((o.partition_key, job)))
         assert heard == [(d.isoformat(), j) for d in DATES[:3] for j in BOTH] + [("2025-02-01", ACCRUAL)]
         assert "3 later run(s) not launched" in str(failed.value)
+
+
+class TestSessionDatabase:
+    def test_each_block_is_its_own_transaction_on_one_connection(self, conn: psycopg.Connection) -> None:
+        session = SessionDatabaseResource()
+        try:
+            with session.connect() as first:
+                first.execute("CREATE TABLE session_probe (n int)")
+                first.execute("INSERT INTO session_probe VALUES (1)")
+            with pytest.raises(RuntimeError), session.connect() as second:
+                second.execute("INSERT INTO session_probe VALUES (2)")
+                raise RuntimeError("the block fails")
+            assert second is first  # the same connection, its failed block rolled back
+            with session.connect() as third:
+                assert third is first
+                assert third.execute("SELECT n FROM session_probe").fetchall() == [(1,)]
+            # committed: another connection sees it
+            assert conn.execute("SELECT n FROM session_probe").fetchall() == [(1,)]
+        finally:
+            session.close()
+            conn.execute("DROP TABLE IF EXISTS session_probe")
+
+    def test_a_broken_connection_is_replaced_by_the_next_block(self, conn: psycopg.Connection) -> None:
+        session = SessionDatabaseResource()
+        try:
+            with session.connect() as first:
+                pid = first.info.backend_pid
+            conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            with pytest.raises(psycopg.OperationalError), session.connect() as broken:
+                broken.execute("SELECT 1")
+            with session.connect() as fresh:
+                assert fresh.info.backend_pid != pid
+                assert fresh.execute("SELECT 1").fetchone() == (1,)
+        finally:
+            session.close()
