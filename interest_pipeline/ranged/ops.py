@@ -8,8 +8,9 @@ execution row (id `<run id>~<job type>~<date>`, executions.ranged_execution_id),
 in one transaction through batch.lifecycle.run_chunk (same statements, same counts), its close
 and its reconciliation checks (logged on the run as asset check evaluations; the close ops'
 per-currency tables and month report are run metadata and are not made). Chunks run one
-after another in this process; transient errors are retried here, per chunk, as the config row
-says (a Dagster retry would restart the whole range).
+after another in this process, a failed one not stopping the others (as chunk steps); transient
+errors are retried here, per chunk, as the config row says (a Dagster retry would restart the
+whole range).
 
 The first date that fails fails the run: the failure hook closes that date's execution FAILED
 with the error, as for a single-date run, and no later date is started. The posting of P starts
@@ -22,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from datetime import date, timedelta
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import dagster as dg
 from pydantic import Field
@@ -83,6 +84,23 @@ def with_retries(context: dg.OpExecutionContext, task: ChunkTask, call: Callable
             time.sleep(task.config.retry_interval_seconds)
 
 
+def run_chunks(
+    context: dg.OpExecutionContext, tasks: list[ChunkTask], call: Callable[[ChunkTask], Any]
+) -> None:
+    """Every chunk of the date, in order, as a single-date run's executor would run its chunk steps:
+    a chunk that fails does not stop the others (each is its own transaction); the first failure
+    is raised once they have all run, which fails the date (and the run) as its chunk step would."""
+    first: Exception | None = None
+    for task in tasks:
+        try:
+            with_retries(context, task, partial(call, task))
+        except Exception as error:
+            context.log.error(f"{task.business_date} chunk {task.chunk.mapping_key} failed: {error}")
+            first = first or error
+    if first is not None:
+        raise first
+
+
 def accrue_date(
     context: dg.OpExecutionContext, database: DatabaseResource, config: BatchRunConfig, day: date
 ) -> ExecutionRow:
@@ -95,8 +113,7 @@ def accrue_date(
         execution_id=execution_id,
         **run_facts_of_range(context),
     )
-    for task in tasks:
-        with_retries(context, task, partial(run_chunk, database, task, accrual_sql.accrue_chunk))
+    run_chunks(context, tasks, lambda task: run_chunk(database, task, accrual_sql.accrue_chunk))
     return finish_batch(database, execution_id)
 
 
@@ -115,8 +132,7 @@ def post_date(
         execution_id=execution_id,
         **run_facts_of_range(context),
     )
-    for task in tasks:
-        with_retries(context, task, partial(post_task, database, task, ledger))
+    run_chunks(context, tasks, lambda task: post_task(database, task, ledger))
     return finish_batch(database, execution_id)
 
 

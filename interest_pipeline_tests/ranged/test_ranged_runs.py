@@ -428,3 +428,79 @@ class TestSessionDatabase:
                 assert fresh.execute("SELECT 1").fetchone() == (1,)
         finally:
             session.close()
+
+
+class TestAFailedChunk:
+    def test_the_dates_other_chunks_still_run_as_in_a_single_date_run(
+        self, clean_db: URL, conn: psycopg.Connection, instance: dg.DagsterInstance
+    ) -> None:
+        """Three chunks of 20 accounts, the middle one failing: both runs leave the same rows."""
+        day = DATES[0].isoformat()
+
+        def refused_middle_chunk() -> Any:
+            [(account_id,)] = conn.execute("SELECT id FROM accounts ORDER BY id OFFSET 30 LIMIT 1").fetchall()
+            conn.execute(
+                "CREATE OR REPLACE FUNCTION refuse_account() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                f" IF NEW.account_id = {account_id} THEN RAISE check_violation USING MESSAGE = 'account refused';"
+                " END IF; RETURN NEW; END $$"
+            )
+            conn.execute(
+                "CREATE TRIGGER refuse_account BEFORE INSERT ON interest_accruals"
+                " FOR EACH ROW EXECUTE FUNCTION refuse_account()"
+            )
+
+        def drop_refusal() -> None:
+            conn.execute("DROP TRIGGER IF EXISTS refuse_account ON interest_accruals")
+            conn.execute("DROP FUNCTION IF EXISTS refuse_account()")
+
+        resources = {"database": DatabaseResource(), "ledger": PostgresLedgerResource()}
+        try:
+            small_book(conn)
+            refused_middle_chunk()
+            single = build_accrual_job(executor_def=dg.in_process_executor).execute_in_process(
+                partition_key=day,
+                instance=instance,
+                resources=resources,
+                run_config={"ops": {"plan_accrual": {"config": {"batch_size": 20}}}},
+                raise_on_error=False,
+            )
+            assert not single.success
+            expected = snapshot(conn, MONEY_TABLES + RUN_TABLES)
+            drop_refusal()
+
+            reset_data(clean_db, seeded_config(clean_db))
+            small_book(conn)
+            refused_middle_chunk()
+            result = build_ranged_job().execute_in_process(
+                instance=instance,
+                tags={PARTITION_RANGE_START_TAG: day, PARTITION_RANGE_END_TAG: LAST.isoformat()},
+                resources=resources,
+                run_config={
+                    "ops": {"run_dates": {"config": {"job_types": [ACCRUAL], "accrual": {"batch_size": 20}}}}
+                },
+                raise_on_error=False,
+            )
+            assert not result.success
+            found = snapshot(conn, MONEY_TABLES + RUN_TABLES)
+        finally:
+            drop_refusal()
+        [single_row] = expected.pop("interest_batch_execution")
+        [ranged_row] = found.pop("interest_batch_execution")
+        assert found == expected
+        assert expected["interest_accruals"], "the other two chunks accrued"
+        # the same row but for the failing step's name in the error message
+        columns = [
+            c
+            for (c,) in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'interest_batch_execution'"
+                " ORDER BY ordinal_position"
+            ).fetchall()
+            if c not in NOT_COMPARED
+        ]
+        message = columns.index("error_message")
+        assert (single_row[:message] + single_row[message + 1 :]) == (
+            ranged_row[:message] + ranged_row[message + 1 :]
+        )
+        assert "account refused" in single_row[message] and "account refused" in ranged_row[message]
+        assert single_row[columns.index("total_chunks")] == 3
+        assert single_row[columns.index("chunks_completed")] == 2
