@@ -219,20 +219,16 @@ WITH posted AS MATERIALIZED (
       FROM interest_postings ip
       LEFT JOIN LATERAL ({PREVIOUS_POSTING.format(posting="ip")}) prev ON true
      WHERE ip.posting_date = ANY (%(dates)s::date[])
-),
-capitalized AS (
-    SELECT p.id AS posting_id, sum(x.amount) AS amount, count(*) AS n
-      FROM posted p
-     CROSS JOIN LATERAL ({TAKEN_BY_P}) x
-     GROUP BY p.id
 )
+-- per posting, whatever the estimates: a join of the per-posting aggregate to the postings, planned
+-- on a table analyzed when it was small, re-aggregated every posting's rows once per posting
 SELECT p.account_id, p.idempotency_key, p.accrued AS recorded_accrued,
-       coalesce(c.amount, 0) AS capitalized_amount, p.accrual_count AS recorded_count,
-       coalesce(c.n, 0) AS capitalized_count, p.carry_in, coalesce(p.prev_carry_out, 0) AS previous_carry_out,
+       c.amount AS capitalized_amount, p.accrual_count AS recorded_count,
+       c.n AS capitalized_count, p.carry_in, coalesce(p.prev_carry_out, 0) AS previous_carry_out,
        p.carry_out, p.gross
   FROM posted p
-  LEFT JOIN capitalized c ON c.posting_id = p.id
- WHERE coalesce(c.amount, 0) <> p.accrued OR coalesce(c.n, 0) <> p.accrual_count
+ CROSS JOIN LATERAL (SELECT coalesce(sum(x.amount), 0) AS amount, count(*) AS n FROM ({TAKEN_BY_P}) x) c
+ WHERE c.amount <> p.accrued OR c.n <> p.accrual_count
     OR p.carry_in <> coalesce(p.prev_carry_out, 0)
     OR p.gross <> p.accrued + p.carry_in - p.carry_out
 """
