@@ -395,22 +395,32 @@ def hash_joined(conn: psycopg.Connection) -> None:
     conn.execute("SET LOCAL jit = off")
 
 
+ACCRUAL_OFFENDERS = "results <> 1 OR (status = 'SUCCESS' AND accrued_amount IS NULL)"
+ACCRUAL_OUTCOME_COLUMNS = ("account_id", "results", "status", "reason", "accrued_amount")
+
+
 def accrual_outcomes(conn: psycopg.Connection, execution_id: str) -> CheckResult:
     """Every eligible account has exactly one outcome for D: accrued (with its row), skipped with a
-    reason, or failed."""
+    reason, or failed.
+
+    One pass computes the figures and counts the offenders; only a failing check reads the
+    outcomes again for its offending rows. Materializing the million outcomes of a 1M-account
+    date in a temp table for both took ~2 s of the accrual's close.
+    """
     params = {"execution_id": execution_id}
     with conn.transaction():
         hash_joined(conn)
-        table = _materialized(conn, ACCRUAL_OUTCOMES_SQL, params)
         row = conn.execute(
             f"""
             SELECT count(*),
                    count(*) FILTER (WHERE results = 1 AND status = 'SUCCESS'),
                    count(*) FILTER (WHERE results = 1 AND status = 'SKIPPED'),
                    count(*) FILTER (WHERE results = 1 AND status = 'FAILED'),
-                   coalesce(sum(accrued_amount) FILTER (WHERE results = 1 AND status = 'SUCCESS'), 0)
-              FROM {table}
-            """
+                   coalesce(sum(accrued_amount) FILTER (WHERE results = 1 AND status = 'SUCCESS'), 0),
+                   count(*) FILTER (WHERE {ACCRUAL_OFFENDERS})
+              FROM ({ACCRUAL_OUTCOMES_SQL}) o
+            """,
+            params,
         ).fetchone()
         assert row is not None
         figures = {
@@ -421,17 +431,20 @@ def accrual_outcomes(conn: psycopg.Connection, execution_id: str) -> CheckResult
             "failed": int(row[3]),
             "amount_accrued": text(row[4]),
         }
-        result = _check(
+        description = (
+            "Every eligible account has exactly one outcome for D: accrued, skipped with a reason or failed."
+        )
+        if int(row[5]) == 0:
+            return CheckResult(ACCRUAL_OUTCOMES, description, figures, ACCRUAL_OUTCOME_COLUMNS, [], 0)
+        return _check(
             conn,
             ACCRUAL_OUTCOMES,
-            "Every eligible account has exactly one outcome for D: accrued, skipped with a reason or failed.",
+            description,
             figures,
-            f"SELECT account_id, results, status, reason, accrued_amount FROM {table}"
-            " WHERE results <> 1 OR (status = 'SUCCESS' AND accrued_amount IS NULL)",
-            {},
+            f"SELECT {', '.join(ACCRUAL_OUTCOME_COLUMNS)}"
+            f"  FROM ({ACCRUAL_OUTCOMES_SQL}) o WHERE {ACCRUAL_OFFENDERS}",
+            params,
         )
-        conn.execute(f"DROP TABLE {table}")
-    return result
 
 
 def posting_dates(conn: psycopg.Connection, execution_id: str) -> list[date]:
