@@ -46,7 +46,7 @@ TABLE_HEAD = (
     "| ---: | --- | ---: | ---: | ---: | ---: |"
 )
 OUTPUT_TABLES = (
-    "interest_accruals",
+    "interest_accrual_entries",
     "interest_batch_account_result",
     "interest_batch_account_status",
     "interest_batch_execution",
@@ -146,7 +146,7 @@ def run_job(url: URL, arrangement: str, accounts: int, instance: dg.DagsterInsta
         raise SystemExit(f"{arrangement} run {result.run_id} failed")
     with psycopg.connect(libpq_url(url)) as conn:
         rows, chunks, status = conn.execute(
-            "SELECT (SELECT count(*) FROM interest_accruals), total_chunks, status"
+            "SELECT (SELECT count(*) FROM interest_accrual_entries), total_chunks, status"
             " FROM interest_batch_execution WHERE id = %s",
             (result.run_id,),
         ).fetchone()  # type: ignore[misc]

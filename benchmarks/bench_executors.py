@@ -116,7 +116,8 @@ def local_workers(env: dict[str, str], logs: Path) -> Iterator[None]:
 def fingerprint(url: URL, run_id: str) -> tuple[object, ...]:
     with psycopg.connect(libpq_url(url)) as conn:
         row = conn.execute(
-            "SELECT (SELECT count(*) FROM interest_accruals), (SELECT sum(amount) FROM interest_accruals),"
+            "SELECT (SELECT count(*) FROM interest_accrual_entries),"
+            " (SELECT sum(amount) FROM interest_accrual_entries),"
             " total_chunks, status FROM interest_batch_execution WHERE id = %s",
             (run_id,),
         ).fetchone()

@@ -22,7 +22,7 @@ scratch databases of INTEREST_DATABASE_URL's server:
    - the API's execution page and result pages at the server (ApiService.execute, as
      bench_api.py does, median of `--calls`): getInterestBatchExecutions' first page, and
      getInterestBatchAccountResults of the month-end posting's execution, FAILED and unfiltered;
-   - the sizes and row counts of interest_accruals and interest_batch_account_result.
+   - the sizes and row counts of interest_accrual_entries and interest_batch_account_result.
 
 Then one table for all M, and each figure at the largest M against the smallest (M = 1 when given:
 the issue asks for at most 1.2x after 24 months).
@@ -75,9 +75,9 @@ START = date(2023, 1, 1)
 MID_MONTH_DAY = 15
 ACCRUAL_FINGERPRINT = """
 SELECT count(*), sum(amount), sum(balance), count(DISTINCT account_id)
-  FROM interest_accruals WHERE accrual_date = %(business_date)s
+  FROM interest_accrual_entries WHERE accrual_date = %(business_date)s
 """
-SIZED_TABLES = ("interest_accruals", "interest_batch_account_result")
+SIZED_TABLES = ("interest_accrual_entries", "interest_batch_account_result")
 
 
 def month_start(n: int) -> date:

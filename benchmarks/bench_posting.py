@@ -57,9 +57,8 @@ POSTING_DATE = date(2025, 1, 31)
 
 # One row per account and night of January it is open, on its first snapshot's balance.
 MONTH_OF_ACCRUALS = """
-INSERT INTO interest_accruals (account_id, accrual_date, balance, amount, status, execution_id)
-SELECT a.id, d::date, b.closing_balance, round_half_even(b.closing_balance * 2 / 36500, 10),
-       'ACCRUED', 'bench'
+INSERT INTO interest_accrual_entries (account_id, accrual_date, balance, amount, execution_id)
+SELECT a.id, d::date, b.closing_balance, round_half_even(b.closing_balance * 2 / 36500, 10), 'bench'
   FROM accounts a
   JOIN LATERAL (SELECT closing_balance FROM account_balances ab WHERE ab.account_id = a.id
                  ORDER BY balance_date LIMIT 1) b ON b.closing_balance > 0
@@ -91,7 +90,7 @@ def accrue_and_post_the_month(url: URL) -> int:
         if d < POSTING_DATE:
             post_date(database, ledger, d)
     with psycopg.connect(libpq_url(url)) as conn:
-        row = conn.execute("SELECT count(*) FROM interest_accruals").fetchone()
+        row = conn.execute("SELECT count(*) FROM interest_accrual_entries").fetchone()
     return int(row[0]) if row else 0
 
 

@@ -28,6 +28,12 @@ from interest_pipeline.api.dagster_runs import GraphQLDagsterRuns
 from interest_pipeline.batch.chunks import MAX_ID, MIN_ID
 from interest_pipeline.batch.config import BatchRunConfig, load_job_config, merge_config
 from interest_pipeline.batch.lifecycle import finish_batch, run_chunk, start_batch
+from interest_pipeline.db.capitalization import (
+    PREVIOUS_POSTING,
+    lock_out_accrual_writers,
+    pending_rows,
+    posting_rows,
+)
 from interest_pipeline.domain.enums import AccountType, values
 from interest_pipeline.posting.job import reconstructable_posting_job
 from interest_pipeline.posting.lifecycle import post_business_date, unknown_run
@@ -130,20 +136,23 @@ def post_date(database: DatabaseResource, ledger: PostgresLedgerResource, busine
     post_business_date(database, business_date, ledger, run_id=f"bench-posting-{business_date}")
 
 
-# The posting floor: the same postings, journals and capitalization by three set-based statements
-# per chunk (the job's own id ranges, one transaction each, as many at once as the job's
-# parallel_threads) and nothing else: no completeness check, no account results or status, no
-# execution row, no Dagster. Whole-book statements were tried first and are no floor here: one
-# statement with data-modifying CTEs, and the three statements over the whole book (even with
-# work_mem raised to 1GB so the aggregate is hashed), both still ran after 12 minutes at 1M
-# accounts (the three took 31 s at 200k), while the chunked job takes a few minutes.
-# Accounts that ended (matured, closed) before P and still hold ACCRUED interest owe their final
+# The posting floor: the same postings and journals by two set-based statements per chunk, which
+# capitalize as the job's do (the postings' write_seq, after the same lock; db/capitalization.py),
+# on the job's own id ranges, one transaction each, as many at once as the job's parallel_threads,
+# and nothing else: no completeness check, no account results or status, no execution row, no
+# Dagster. Whole-book statements were tried first and are no floor here: one statement with
+# data-modifying CTEs, and the statements over the whole book (even with work_mem raised to 1GB so
+# the aggregate is hashed), both still ran after 12 minutes at 1M accounts (they took 31 s at 200k),
+# while the chunked job takes a few minutes.
+# Accounts that ended (matured, closed) before P and still hold pending interest owe their final
 # posting, dated the day they ended: when no posting run made it on that day (bench_posting's
 # `--book direct`), the job makes it late, and the floor must make it too.
+PENDING_OF_DUE = pending_rows("due.id", "due.post_date", "prev.posting_date", "prev.write_seq")
 FLOOR_POSTINGS = f"""
 WITH due AS (
     SELECT a.id, a.currency, c.minor_units, p.withholding_tax_rate, d.post_date,
-           (a.maturity_date = d.post_date OR a.closed_on = d.post_date) IS TRUE AS is_final
+           (a.maturity_date = d.post_date OR a.closed_on = d.post_date) IS TRUE AS is_final,
+           a.id AS account_id, d.post_date AS posting_date
       FROM accounts a
       JOIN interest_products p ON p.code = a.product_code
       JOIN currencies c ON c.code = a.currency
@@ -154,31 +163,24 @@ WITH due AS (
      WHERE a.id BETWEEN %(first_id)s AND %(last_id)s
        AND (least(a.closed_on, a.maturity_date) < %(business_date)s::date OR {DUE_PREDICATE})
 ),
-pending AS (
-    SELECT ia.account_id, sum(ia.amount) AS accrued, count(*) AS n, min(ia.accrual_date) AS first_date,
-           max(ia.accrual_date) AS last_date
-      FROM interest_accruals ia
-      JOIN due ON due.id = ia.account_id
-     WHERE ia.account_id BETWEEN %(first_id)s AND %(last_id)s
-       AND ia.status = 'ACCRUED' AND ia.accrual_date <= due.post_date
-     GROUP BY ia.account_id
-),
 amounts AS (
     SELECT due.*, coalesce(prev.carry_out, 0) AS carry_in, pending.*,
            round_half_even(coalesce(prev.carry_out, 0) + pending.accrued, due.minor_units) AS gross
       FROM due
-      JOIN pending ON pending.account_id = due.id
-      LEFT JOIN LATERAL (SELECT carry_out FROM interest_postings ip
-                          WHERE ip.account_id = due.id AND ip.posting_date < due.post_date
-                          ORDER BY ip.posting_date DESC, ip.id DESC LIMIT 1) prev ON true
+      LEFT JOIN LATERAL ({PREVIOUS_POSTING.format(posting="due")}) prev ON true
+     CROSS JOIN LATERAL (
+           SELECT sum(x.amount) AS accrued, count(*) AS n, min(x.accrual_date) AS first_date,
+                  max(x.accrual_date) AS last_date
+             FROM ({PENDING_OF_DUE}) x) pending
+     WHERE pending.n > 0
 )
 INSERT INTO interest_postings (account_id, posting_date, idempotency_key, currency, carry_in, accrued,
     gross, carry_out, tax, net, withholding_tax_rate, is_final, written_off, accrual_count,
-    first_accrual_date, last_accrual_date, execution_id, made_on)
+    first_accrual_date, last_accrual_date, execution_id, made_on, write_seq)
 SELECT id, post_date, 'INT-CAP-' || id || to_char(post_date, '-YYYY-MM'), currency, carry_in, accrued,
        gross, carry_in + accrued - gross, tax, gross - tax, withholding_tax_rate, is_final,
        CASE WHEN is_final THEN carry_in + accrued - gross ELSE 0 END, n, first_date, last_date, 'floor',
-       %(business_date)s::date
+       %(business_date)s::date, %(write_seq)s
   FROM amounts
  CROSS JOIN LATERAL (SELECT round_half_even(gross * withholding_tax_rate * 0.01, minor_units) AS tax) t
 ON CONFLICT (idempotency_key) DO NOTHING
@@ -196,23 +198,14 @@ SELECT p.idempotency_key, l.line_no, l.gl_account, CASE WHEN l.line_no = 2 THEN 
    AND CASE l.line_no WHEN 2 THEN p.net > 0 WHEN 3 THEN p.tax > 0 ELSE true END
 """
 
-FLOOR_CAPITALIZE = """
-UPDATE interest_accruals ia
-   SET status = 'CAPITALIZED', capitalization_date = p.posting_date, posting_id = p.id, updated_at = now()
-  FROM interest_postings p
- WHERE p.execution_id = 'floor' AND p.account_id BETWEEN %(first_id)s AND %(last_id)s
-   AND ia.account_id = p.account_id AND ia.status = 'ACCRUED'
-   AND ia.accrual_date <= p.posting_date
-"""
-
 # What the run of P made (made_on = P: its own postings and any it made late), both ways.
-POSTING_FINGERPRINT = """
+POSTING_FINGERPRINT = f"""
 WITH made AS (SELECT * FROM interest_postings WHERE made_on = %(posting_date)s)
 SELECT count(*), sum(gross), sum(tax), sum(net), sum(carry_out), sum(written_off), sum(accrual_count),
        count(*) FILTER (WHERE is_final),
        (SELECT count(*) FROM ledger_entries WHERE journal_key IN (SELECT idempotency_key FROM made)),
        (SELECT sum(debit) FROM ledger_entries WHERE journal_key IN (SELECT idempotency_key FROM made)),
-       (SELECT count(*) FROM interest_accruals WHERE posting_id IN (SELECT id FROM made))
+       (SELECT count(*) FROM made m CROSS JOIN LATERAL ({posting_rows("m")}) x)
   FROM made
 """
 
@@ -275,12 +268,14 @@ def run_posting_floor(url: URL, posting_date: date) -> tuple[float, tuple[object
                     if not pending:
                         return
                     chunk = pending.pop(0)
-                params = {"business_date": posting_date, "first_id": chunk.first_id, "last_id": chunk.last_id}
-                done = (
-                    conn.execute(FLOOR_POSTINGS, params).rowcount,
-                    conn.execute(FLOOR_JOURNALS, params).rowcount,
-                    conn.execute(FLOOR_CAPITALIZE, params).rowcount,
-                )
+                params = {
+                    "business_date": posting_date,
+                    "first_id": chunk.first_id,
+                    "last_id": chunk.last_id,
+                    "write_seq": lock_out_accrual_writers(conn),
+                }
+                posted = conn.execute(FLOOR_POSTINGS + " RETURNING accrual_count", params).fetchall()
+                done = (len(posted), conn.execute(FLOOR_JOURNALS, params).rowcount, sum(n for (n,) in posted))
                 conn.commit()
                 with lock:
                     for i, n in enumerate(done):
@@ -304,8 +299,9 @@ def run_posting_floor(url: URL, posting_date: date) -> tuple[float, tuple[object
 # recorded (no results, statuses, executions, removals). bench_accrual, bench_history.
 BARE_ACCRUAL = f"""
 WITH {OUTCOME_CTES}
-INSERT INTO interest_accruals (account_id, accrual_date, balance, amount, status, execution_id)
-SELECT o.account_id, %(business_date)s::date, o.balance, o.amount, 'ACCRUED', %(execution_id)s
+INSERT INTO interest_accrual_entries (account_id, accrual_date, balance, amount, execution_id, write_seq)
+SELECT o.account_id, %(business_date)s::date, o.balance, o.amount, %(execution_id)s,
+       (SELECT nextval('interest_write_seq'))
   FROM outcome o WHERE o.outcome = 'SUCCESS'
 """
 

@@ -1,7 +1,8 @@
 """The daily accrual (spec §2) as set-based SQL: one statement per chunk of accounts.
 
 The statement computes every account's outcome once (a MATERIALIZED CTE) and then, in the same
-snapshot, upserts accruals, removes the ACCRUED rows that no longer hold, writes the account
+snapshot, upserts accrual entries, removes the ACCRUED rows that no longer hold (capitalized ones,
+see db/capitalization.py, are never touched), writes the account
 results and upserts the account status. The Python side only binds parameters and sums the
 per-currency totals the statement returns.
 
@@ -23,6 +24,7 @@ import psycopg
 
 from interest_pipeline.batch.chunks import ChunkTask
 from interest_pipeline.batch.executions import ChunkTotals, account_results_insert, account_status_upsert
+from interest_pipeline.db.capitalization import ENTRIES, SEQUENCE, capitalized
 from interest_pipeline.domain import (
     BELOW_MIN_BALANCE,
     CLOSED,
@@ -34,7 +36,7 @@ from interest_pipeline.domain import (
     NOT_YET_OPEN,
     AccountStatus,
 )
-from interest_pipeline.domain.enums import JobType
+from interest_pipeline.domain.enums import AccrualStatus, JobType
 
 # a plain str: it is also the Dagster job name, which Dagster serializes enums by name for
 JOB_TYPE: str = JobType.DAILY_INTEREST_ACCRUAL.value
@@ -100,7 +102,10 @@ OUTCOME_CTES = f"""
     -- before this statement inserts any: a per-account probe planned on stale statistics of
     -- this fast-growing table degrades to a sequential scan per account.
     previous AS MATERIALIZED (
-        SELECT x.account_id, x.amount, x.balance, x.status FROM interest_accruals x
+        SELECT x.account_id, x.amount, x.balance,
+               CASE WHEN {capitalized("x")} THEN '{AccrualStatus.CAPITALIZED}'
+                    ELSE '{AccrualStatus.ACCRUED}' END AS status
+          FROM {ENTRIES} x
          WHERE x.accrual_date = %(business_date)s::date AND x.account_id BETWEEN %(first_id)s AND %(last_id)s
     ),
     computed AS (
@@ -155,10 +160,14 @@ OUTCOME_CTES = f"""
 
 _ACCRUE_CHUNK = f"""
 WITH {OUTCOME_CTES},
+    -- the statement's place on the accruals' clock (db/capitalization.py): drawn while it holds its
+    -- lock on the table, so after every posting that committed before it and before any after it
+    written AS MATERIALIZED (SELECT nextval('{SEQUENCE}') AS write_seq),
     upserted AS (
-        INSERT INTO interest_accruals AS x
-            (account_id, accrual_date, balance, amount, status, execution_id, updated_at)
-        SELECT o.account_id, %(business_date)s::date, o.balance, o.amount, 'ACCRUED', %(execution_id)s, now()
+        INSERT INTO {ENTRIES} AS x
+            (account_id, accrual_date, balance, amount, execution_id, updated_at, write_seq)
+        SELECT o.account_id, %(business_date)s::date, o.balance, o.amount, %(execution_id)s, now(),
+               (SELECT write_seq FROM written)
           FROM outcome o
          WHERE o.outcome = 'SUCCESS'
            AND (o.prev_status IS NULL
@@ -168,16 +177,16 @@ WITH {OUTCOME_CTES},
             balance = EXCLUDED.balance, amount = EXCLUDED.amount,
             execution_id = EXCLUDED.execution_id, updated_at = EXCLUDED.updated_at
         -- unchanged rows are not rewritten, and CAPITALIZED rows never are
-        WHERE x.status = 'ACCRUED' AND (x.amount <> EXCLUDED.amount OR x.balance <> EXCLUDED.balance)
+        WHERE NOT {capitalized("x")} AND (x.amount <> EXCLUDED.amount OR x.balance <> EXCLUDED.balance)
         RETURNING x.account_id
     ),
     removed AS (
         -- by primary key from an array computed once: a join here, planned on the stale
         -- statistics of a table that just grew, can rescan the outcome once per row of D
-        DELETE FROM interest_accruals x
+        DELETE FROM {ENTRIES} x
          WHERE x.account_id = ANY (ARRAY(SELECT o.account_id FROM outcome o
                                           WHERE o.outcome <> 'SUCCESS' AND o.prev_status = 'ACCRUED'))
-           AND x.accrual_date = %(business_date)s::date AND x.status = 'ACCRUED'
+           AND x.accrual_date = %(business_date)s::date AND NOT {capitalized("x")}
         RETURNING x.account_id
     ),
     reported AS (

@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 
+from interest_pipeline.db.capitalization import PREVIOUS_POSTING, pending_rows
 from interest_pipeline.posting.sql import ALREADY_POSTED, NOTHING_TO_POST, due_on
 
 MAX_OFFENDING = 20
@@ -206,32 +207,29 @@ def journals_equal_postings(conn: psycopg.Connection, dates: Sequence[date]) -> 
 
 # --- Postings ----------------------------------------------------------------------------------
 
-# What each posting recorded against the accrual rows it capitalized (by posting_id), and its
+# What each posting recorded against the accrual rows it capitalized (db/capitalization.py: its
+# account's rows the previous posting left pending, up to its date, written before it), and its
 # carry_in against the carry_out of the account's posting before it.
-CAPITALIZED_SQL = """
-WITH posted AS (
+TAKEN_BY_P = pending_rows("p.account_id", "p.posting_date", "p.prev_date", "p.prev_seq", "p.write_seq")
+CAPITALIZED_SQL = f"""
+WITH posted AS MATERIALIZED (
     SELECT ip.id, ip.account_id, ip.idempotency_key, ip.posting_date, ip.accrued, ip.accrual_count,
-           ip.carry_in, ip.carry_out, ip.gross
-      FROM interest_postings ip WHERE ip.posting_date = ANY (%(dates)s::date[])
-),
-capitalized AS (
-    SELECT ia.posting_id, sum(ia.amount) AS amount, count(*) AS n
-      FROM interest_accruals ia
-     WHERE ia.posting_id IN (SELECT id FROM posted)
-     GROUP BY ia.posting_id
+           ip.carry_in, ip.carry_out, ip.gross, ip.write_seq,
+           prev.posting_date AS prev_date, prev.write_seq AS prev_seq, prev.carry_out AS prev_carry_out
+      FROM interest_postings ip
+      LEFT JOIN LATERAL ({PREVIOUS_POSTING.format(posting="ip")}) prev ON true
+     WHERE ip.posting_date = ANY (%(dates)s::date[])
 )
+-- per posting, whatever the estimates: a join of the per-posting aggregate to the postings, planned
+-- on a table analyzed when it was small, re-aggregated every posting's rows once per posting
 SELECT p.account_id, p.idempotency_key, p.accrued AS recorded_accrued,
-       coalesce(c.amount, 0) AS capitalized_amount, p.accrual_count AS recorded_count,
-       coalesce(c.n, 0) AS capitalized_count, p.carry_in, coalesce(prev.carry_out, 0) AS previous_carry_out,
+       c.amount AS capitalized_amount, p.accrual_count AS recorded_count,
+       c.n AS capitalized_count, p.carry_in, coalesce(p.prev_carry_out, 0) AS previous_carry_out,
        p.carry_out, p.gross
   FROM posted p
-  LEFT JOIN capitalized c ON c.posting_id = p.id
-  LEFT JOIN LATERAL (
-        SELECT b.carry_out FROM interest_postings b
-         WHERE b.account_id = p.account_id AND b.posting_date < p.posting_date
-         ORDER BY b.posting_date DESC, b.id DESC LIMIT 1) prev ON true
- WHERE coalesce(c.amount, 0) <> p.accrued OR coalesce(c.n, 0) <> p.accrual_count
-    OR p.carry_in <> coalesce(prev.carry_out, 0)
+ CROSS JOIN LATERAL (SELECT coalesce(sum(x.amount), 0) AS amount, count(*) AS n FROM ({TAKEN_BY_P}) x) c
+ WHERE c.amount <> p.accrued OR c.n <> p.accrual_count
+    OR p.carry_in <> coalesce(p.prev_carry_out, 0)
     OR p.gross <> p.accrued + p.carry_in - p.carry_out
 """
 
@@ -356,7 +354,7 @@ results AS MATERIALIZED (
      WHERE x.execution_id = (SELECT id FROM e) AND x.business_date = (SELECT business_date FROM e)
 ),
 accrued AS MATERIALIZED (
-    SELECT ia.account_id, ia.amount FROM interest_accruals ia
+    SELECT ia.account_id, ia.amount FROM interest_accrual_entries ia
      WHERE ia.accrual_date = (SELECT business_date FROM e)
 ),
 in_scope AS (
@@ -397,22 +395,32 @@ def hash_joined(conn: psycopg.Connection) -> None:
     conn.execute("SET LOCAL jit = off")
 
 
+ACCRUAL_OFFENDERS = "results <> 1 OR (status = 'SUCCESS' AND accrued_amount IS NULL)"
+ACCRUAL_OUTCOME_COLUMNS = ("account_id", "results", "status", "reason", "accrued_amount")
+
+
 def accrual_outcomes(conn: psycopg.Connection, execution_id: str) -> CheckResult:
     """Every eligible account has exactly one outcome for D: accrued (with its row), skipped with a
-    reason, or failed."""
+    reason, or failed.
+
+    One pass computes the figures and counts the offenders; only a failing check reads the
+    outcomes again for its offending rows. Materializing the million outcomes of a 1M-account
+    date in a temp table for both took ~2 s of the accrual's close.
+    """
     params = {"execution_id": execution_id}
     with conn.transaction():
         hash_joined(conn)
-        table = _materialized(conn, ACCRUAL_OUTCOMES_SQL, params)
         row = conn.execute(
             f"""
             SELECT count(*),
                    count(*) FILTER (WHERE results = 1 AND status = 'SUCCESS'),
                    count(*) FILTER (WHERE results = 1 AND status = 'SKIPPED'),
                    count(*) FILTER (WHERE results = 1 AND status = 'FAILED'),
-                   coalesce(sum(accrued_amount) FILTER (WHERE results = 1 AND status = 'SUCCESS'), 0)
-              FROM {table}
-            """
+                   coalesce(sum(accrued_amount) FILTER (WHERE results = 1 AND status = 'SUCCESS'), 0),
+                   count(*) FILTER (WHERE {ACCRUAL_OFFENDERS})
+              FROM ({ACCRUAL_OUTCOMES_SQL}) o
+            """,
+            params,
         ).fetchone()
         assert row is not None
         figures = {
@@ -423,17 +431,20 @@ def accrual_outcomes(conn: psycopg.Connection, execution_id: str) -> CheckResult
             "failed": int(row[3]),
             "amount_accrued": text(row[4]),
         }
-        result = _check(
+        description = (
+            "Every eligible account has exactly one outcome for D: accrued, skipped with a reason or failed."
+        )
+        if int(row[5]) == 0:
+            return CheckResult(ACCRUAL_OUTCOMES, description, figures, ACCRUAL_OUTCOME_COLUMNS, [], 0)
+        return _check(
             conn,
             ACCRUAL_OUTCOMES,
-            "Every eligible account has exactly one outcome for D: accrued, skipped with a reason or failed.",
+            description,
             figures,
-            f"SELECT account_id, results, status, reason, accrued_amount FROM {table}"
-            " WHERE results <> 1 OR (status = 'SUCCESS' AND accrued_amount IS NULL)",
-            {},
+            f"SELECT {', '.join(ACCRUAL_OUTCOME_COLUMNS)}"
+            f"  FROM ({ACCRUAL_OUTCOMES_SQL}) o WHERE {ACCRUAL_OFFENDERS}",
+            params,
         )
-        conn.execute(f"DROP TABLE {table}")
-    return result
 
 
 def posting_dates(conn: psycopg.Connection, execution_id: str) -> list[date]:

@@ -26,7 +26,7 @@ INPUT_TABLES = ("interest_products", "interest_rate_tiers", "accounts", "account
 # What --replace empties besides the inputs: every pipeline output and execution record, since
 # none of them means anything for another book. Not emptied: currencies, interest_batch_config.
 REPLACED_OUTPUTS = (
-    "interest_accruals",
+    "interest_accrual_entries",
     "interest_postings",
     "interest_batch_account_result",
     "interest_batch_account_status",

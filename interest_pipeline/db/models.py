@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    Sequence,
     SmallInteger,
     Text,
     UniqueConstraint,
@@ -185,6 +186,12 @@ class AccountBalance(Base):
 # --- Section 4: outputs ------------------------------------------------------------------
 
 
+# One clock for accrual rows and postings (migration 0011): a posting capitalizes the rows of its
+# account written before it. Not cached: every write draws the next value, so the order of the
+# values is the order of the writes.
+WRITE_SEQ = Sequence("interest_write_seq", metadata=Base.metadata)
+
+
 class InterestPosting(Base):
     """One capitalization of an account's accruals (spec section 3), once per idempotency key.
 
@@ -228,45 +235,38 @@ class InterestPosting(Base):
     # blocked on posting_date and made by the first posting run after its repair (spec section 3).
     made_on: Mapped[date] = mapped_column(Date, nullable=False)
     created_at: Mapped[datetime] = timestamp_now()
+    # When it was made on the accrual rows' clock, drawn after accrual writers were locked out: it
+    # capitalized its account's pending rows dated up to posting_date and written before it.
+    write_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=WRITE_SEQ.next_value())
 
 
-class InterestAccrual(Base):
-    """One row per (account, business date), ever: the interest of the night D -> D+1."""
+class InterestAccrualEntry(Base):
+    """One row per (account, business date), ever: the interest of the night D -> D+1.
 
-    __tablename__ = "interest_accruals"
+    As written by the accrual job and never touched by a posting. Whether it is capitalized, when
+    and by which posting is derived (the view `interest_accruals`, spec section 4): by the first
+    posting of the account dated on or after it whose write_seq is greater than its own.
+    """
+
+    __tablename__ = "interest_accrual_entries"
     __table_args__ = (
-        CheckConstraint(one_of("status", ACCRUAL_STATUSES), name="status"),
-        CheckConstraint(
-            "(status = 'CAPITALIZED') = (posting_id IS NOT NULL AND capitalization_date IS NOT NULL)",
-            name="capitalized_has_posting",
-        ),
         CheckConstraint("amount >= 0", name="amount_non_negative"),
         CheckConstraint("balance > 0", name="balance_positive"),
         # A chunk reads date D's rows of accounts lo..hi as one range scan (migration 0003).
         Index(None, "accrual_date", "account_id"),
-        Index(None, "posting_id"),
-        # What a posting sums and capitalizes, per account: its ACCRUED rows only, however long its
-        # history (migration 0010).
-        Index(
-            "ix_interest_accruals_pending",
-            "account_id",
-            "accrual_date",
-            postgresql_where=text("status = 'ACCRUED'"),
-        ),
+        # A posting's back-dated rows: written after the account's previous posting, dated before it,
+        # found in the index alone (migration 0011).
+        Index(None, "account_id", "write_seq", "accrual_date"),
     )
 
     account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id"), primary_key=True)
     accrual_date: Mapped[date] = mapped_column(Date, primary_key=True)
     balance: Mapped[Decimal] = mapped_column(Money, nullable=False)
     amount: Mapped[Decimal] = mapped_column(Carry, nullable=False)
-    status: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'ACCRUED'"))
-    capitalization_date: Mapped[date | None] = mapped_column(Date, nullable=True)
-    posting_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("interest_postings.id"), nullable=True
-    )
     execution_id: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = timestamp_now()
     updated_at: Mapped[datetime] = timestamp_now()
+    write_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=WRITE_SEQ.next_value())
 
 
 class LedgerEntry(Base):

@@ -1,17 +1,19 @@
 """`post --dry-run`: what a posting run of P would do, by the posting's own statements, written nowhere.
 
-The whole run (an execution row, every chunk's passes: postings, journals, capitalization,
-results) runs in ONE transaction that is rolled back at the end, after the prediction has been
+The whole run (an execution row, every chunk's passes: postings, journals, results) runs in ONE
+transaction that is rolled back at the end, after the prediction has been
 read back from it. The statements are `posting.sql.post_chunk`'s, unchanged, so the prediction is
 exactly what a real run of P would decide on the same data: no key is taken, no row remains.
 
 Sequence values ARE consumed: `interest_postings.id` and `ledger_entries.id` are identity
-sequences, and nextval() is never rolled back in PostgreSQL. That is accepted rather than
+sequences, a chunk draws its place on the accruals' clock (`interest_write_seq`, whose values only
+order writes), and nextval() is never rolled back in PostgreSQL. That is accepted rather than
 avoided: ids are surrogate keys with no meaning (gaps already come from any rolled-back chunk),
 nothing reads them as a count, and the idempotency keys, the business identity of a posting,
 are left free. Avoiding it would mean re-writing the insert statements for the dry run, and then
 it would no longer be the same SQL. While it runs, the dry run holds the rows it touched locked,
-like a real chunk does: a real posting run of the same date waits for it.
+and accrual writers off (the posting chunk's SHARE lock on interest_accrual_entries), like a real
+chunk does: a real posting run of the same date waits for it, and so does an accrual run.
 """
 
 import uuid

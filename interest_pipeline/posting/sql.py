@@ -1,10 +1,11 @@
 """Set-based posting SQL (spec §3): the posting job's whole data-access layer.
 
 One chunk of accounts is posted by a handful of statements in ONE transaction: the postings, their
-ledger journals, the capitalization of their accruals and the account results commit together or
-not at all. Postings are inserted with ON CONFLICT (idempotency_key) DO NOTHING RETURNING, and only
-the returned rows are capitalized and journalled, which keeps every key posted once even when two
-runs of the same date race each other.
+ledger journals and the account results commit together or not at all. Postings are inserted with
+ON CONFLICT (idempotency_key) DO NOTHING RETURNING, and only the returned rows are journalled, which
+keeps every key posted once even when two runs of the same date race each other. A posting
+capitalizes its accruals by being made (its write_seq, see db/capitalization.py): no accrual row
+is written.
 
 A posting run of R first makes, in the same transaction, the postings its chunk's accounts owe
 from earlier due dates (blocked then, see OWED_SQL), one pass per due date, oldest first, with
@@ -23,6 +24,7 @@ import psycopg
 from interest_pipeline.batch.chunks import MAX_ID, MIN_ID, Chunk, ChunkTask, contiguous_chunks, failed_first
 from interest_pipeline.batch.config import EffectiveConfig
 from interest_pipeline.batch.executions import ChunkTotals, account_results_insert, account_status_upsert
+from interest_pipeline.db.capitalization import lock_out_accrual_writers, pending_rows
 from interest_pipeline.domain.enums import AccountType, JobType
 from interest_pipeline.posting.journals import PostedChunk
 
@@ -42,10 +44,6 @@ OWED_TABLE = "posting_chunk_owed"
 
 class Ledger(Protocol):
     def post_journals(self, conn: psycopg.Connection, chunk: PostedChunk) -> int: ...
-
-
-class AccrualsChangedError(RuntimeError):
-    """The accrual rows capitalized differ from the ones summed: an accrual re-run raced this chunk."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +122,7 @@ AND (%(account_ids)s::bigint[] IS NULL OR a.id = ANY (%(account_ids)s::bigint[])
 # key, none of the account's postings is dated after P (a later posting's carry already moved on),
 # the account is still due on P by today's account data, and either
 # - it was blocked: the latest posting result for (account, P) is FAILED, or
-# - P is the day the account ended (closed or matured) and ACCRUED rows up to P remain: the final
+# - P is the day the account ended (closed or matured) and pending rows up to P remain: the final
 #   posting, which no later date can stand in for (period ends after the end are not due).
 # Whether its accruals are complete now is checked when it is posted, as for any due account.
 OWED_SQL = f"""
@@ -153,9 +151,11 @@ owed AS (
              LIMIT 1) = 'FAILED'
     UNION
     SELECT e.account_id, e.due_date FROM ended e
-     WHERE EXISTS (SELECT 1 FROM interest_accruals ia
-                    WHERE ia.account_id = e.account_id AND ia.status = 'ACCRUED'
-                      AND ia.accrual_date <= e.due_date)
+      LEFT JOIN LATERAL (
+            SELECT ip.posting_date, ip.write_seq FROM interest_postings ip
+             WHERE ip.account_id = e.account_id
+             ORDER BY ip.posting_date DESC, ip.id DESC LIMIT 1) latest ON true
+     WHERE EXISTS ({pending_rows("e.account_id", "e.due_date", "latest.posting_date", "latest.write_seq")})
 )
 SELECT o.account_id, o.due_date
   FROM owed o
@@ -241,7 +241,7 @@ CREATE TEMP TABLE {CANDIDATES_TABLE} (
 """
 
 # The due accounts of the chunk (in a late pass: those owing P's posting) with what their posting
-# needs: the previous posting's carry and the sum of the ACCRUED rows up to P. Postings already made
+# needs: the previous posting's carry and the sum of its pending rows up to P. Postings already made
 # under the key are flagged, not redone.
 FILL_CANDIDATES_SQL = f"""
 INSERT INTO {CANDIDATES_TABLE} (account_id, account_type, currency, minor_units, withholding_tax_rate,
@@ -249,7 +249,11 @@ INSERT INTO {CANDIDATES_TABLE} (account_id, account_type, currency, minor_units,
     first_accrual_date, last_accrual_date)
 SELECT due.id, due.account_type, due.currency, due.minor_units, due.withholding_tax_rate, due.is_final,
        due.idempotency_key,
-       EXISTS (SELECT 1 FROM interest_postings done WHERE done.idempotency_key = due.idempotency_key),
+       -- posted under the key, or by a later posting: an account's postings are made in date order
+       -- (db/capitalization.py), and a later one took what was pending up to its own date
+       EXISTS (SELECT 1 FROM interest_postings done
+                WHERE done.idempotency_key = due.idempotency_key
+                   OR (done.account_id = due.id AND done.posting_date > %(business_date)s::date)),
        prev.posting_date, coalesce(prev.carry_out, 0),
        pending.accrued, pending.accrual_count, pending.first_date, pending.last_date
   FROM (SELECT a.id, p.account_type, a.currency, c.minor_units, p.withholding_tax_rate,
@@ -264,20 +268,20 @@ SELECT due.id, due.account_type, due.currency, due.minor_units, due.withholding_
                 OR a.id IN (SELECT o.account_id FROM {OWED_TABLE} o
                              WHERE o.due_date = %(business_date)s::date))) due
   LEFT JOIN LATERAL (
-        SELECT ip.posting_date, ip.carry_out FROM interest_postings ip
+        SELECT ip.posting_date, ip.carry_out, ip.write_seq FROM interest_postings ip
          WHERE ip.account_id = due.id AND ip.posting_date < %(business_date)s::date
          ORDER BY ip.posting_date DESC, ip.id DESC
          LIMIT 1) prev ON true
-  -- Per due account, by the (account_id, accrual_date) key: the work follows the due accounts,
-  -- not the chunk's id range. A range aggregate joined afterwards made a day with a few due
-  -- accounts (one chunk over the whole book) sum the whole book's ACCRUED rows, and on stale
-  -- statistics re-sum them per due account (minutes at 1M accounts, benchmark's production book).
+  -- Per due account, by its index ranges: the work follows the due accounts, not the chunk's id
+  -- range, and reads the rows pending since the previous posting, not the account's history. A
+  -- range aggregate joined afterwards made a day with a few due accounts (one chunk over the whole
+  -- book) sum the whole book's pending rows, and on stale statistics re-sum them per due account
+  -- (minutes at 1M accounts, benchmark's production book).
   LEFT JOIN LATERAL (
-        SELECT sum(ia.amount) AS accrued, count(*) AS accrual_count,
-               min(ia.accrual_date) AS first_date, max(ia.accrual_date) AS last_date
-          FROM interest_accruals ia
-         WHERE ia.account_id = due.id
-           AND ia.status = 'ACCRUED' AND ia.accrual_date <= %(business_date)s::date) pending ON true
+        SELECT sum(x.amount) AS accrued, count(*) AS accrual_count,
+               min(x.accrual_date) AS first_date, max(x.accrual_date) AS last_date
+          FROM ({pending_rows("due.id", "%(business_date)s::date", "prev.posting_date", "prev.write_seq")}) x
+       ) pending ON true
 """
 
 # Completeness (spec §3), as agreed with the accrual job: the accrual job "finished date d for
@@ -403,13 +407,13 @@ INSERT_POSTINGS_SQL = f"""
 WITH inserted AS (
     INSERT INTO interest_postings (account_id, posting_date, idempotency_key, currency, carry_in, accrued,
         gross, carry_out, tax, net, withholding_tax_rate, is_final, written_off, accrual_count,
-        first_accrual_date, last_accrual_date, execution_id, made_on)
+        first_accrual_date, last_accrual_date, execution_id, made_on, write_seq)
     SELECT c.account_id, %(business_date)s::date, c.idempotency_key, c.currency, c.carry_in, c.accrued,
            amounts.gross, c.carry_in + c.accrued - amounts.gross, amounts.tax, amounts.gross - amounts.tax,
            c.withholding_tax_rate, c.is_final,
            CASE WHEN c.is_final THEN c.carry_in + c.accrued - amounts.gross ELSE 0 END,
            c.accrual_count, c.first_accrual_date, c.last_accrual_date, %(execution_id)s,
-           %(run_date)s::date
+           %(run_date)s::date, %(write_seq)s
       FROM {CANDIDATES_TABLE} c
      CROSS JOIN LATERAL (SELECT round_half_even(c.carry_in + c.accrued, c.minor_units) AS gross) g
      CROSS JOIN LATERAL (
@@ -421,25 +425,6 @@ WITH inserted AS (
     RETURNING id, account_id, idempotency_key, currency, gross, tax, net, accrued, accrual_count
 )
 INSERT INTO {POSTED_TABLE} SELECT * FROM inserted
-"""
-
-# Capitalizes exactly the rows each returned posting summed, and checks that: a mismatch means
-# an accrual run changed them in between, and the whole chunk must roll back.
-CAPITALIZE_SQL = f"""
-WITH capitalized AS (
-    UPDATE interest_accruals ia
-       SET status = 'CAPITALIZED', capitalization_date = %(business_date)s::date,
-           posting_id = posted.posting_id, updated_at = now()
-      FROM {POSTED_TABLE} posted
-     WHERE ia.account_id = posted.account_id AND ia.status = 'ACCRUED'
-       AND ia.accrual_date <= %(business_date)s::date
- RETURNING ia.account_id, ia.amount
-)
-SELECT count(*), min(posted.account_id)
-  FROM {POSTED_TABLE} posted
-  LEFT JOIN (SELECT account_id, sum(amount) AS amount, count(*) AS n
-               FROM capitalized GROUP BY account_id) done ON done.account_id = posted.account_id
- WHERE done.n IS DISTINCT FROM posted.accrual_count OR done.amount IS DISTINCT FROM posted.accrued
 """
 
 RESULTS_SQL = f"""
@@ -494,7 +479,9 @@ def pass_parameters(
     }
 
 
-def chunk_parameters(task: ChunkTask, due_date: date | None = None) -> dict[str, Any]:
+def chunk_parameters(
+    task: ChunkTask, due_date: date | None = None, write_seq: int | None = None
+) -> dict[str, Any]:
     return {
         **pass_parameters(
             scope_parameters(task.business_date, task.config),
@@ -504,6 +491,7 @@ def chunk_parameters(task: ChunkTask, due_date: date | None = None) -> dict[str,
             task.chunk.last_id,
         ),
         "execution_id": task.execution_id,
+        "write_seq": write_seq,
     }
 
 
@@ -512,22 +500,16 @@ def post_chunk(conn: psycopg.Connection, task: ChunkTask, ledger: Ledger) -> Pos
     accounts owe from earlier due dates, oldest first (each carries into the next), then R's own.
 
     A late posting is the posting of its due date P in everything but `made_on`: P's key, the
-    ACCRUED rows up to P, the carry of the posting before it, value date P, final and written off
+    pending rows up to P, the carry of the posting before it, value date P, final and written off
     as on P. Everything here, the ledger's journals included, commits or rolls back together.
     """
     with conn.transaction():
+        # First: until this commits no accrual row is written, so what the passes sum is what
+        # their postings capitalize (their write_seq), and nothing changes under them.
+        write_seq = lock_out_accrual_writers(conn)
         owed_dates = create_work_tables(conn, chunk_parameters(task))
-        # The FK check of accruals.posting_id is a plan cached for the connection at its first use.
-        # Made by a late pass on a near-empty interest_postings (a new bank's first month end), it
-        # is a seq scan that R's pass then runs per capitalized accrual: 108 s instead of 1.7 s for
-        # 251,266 accruals at 20,000 accounts (EXPLAIN ANALYZE). Custom plans in the late passes
-        # leave the generic plan to be made in R's pass, on the table as it then is.
-        if owed_dates:
-            conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-        late = [post_due_date(conn, task, ledger, chunk_parameters(task, p)) for p in owed_dates]
-        if owed_dates:
-            conn.execute("SET LOCAL plan_cache_mode = DEFAULT")
-        own = post_due_date(conn, task, ledger, chunk_parameters(task))
+        late = [post_due_date(conn, task, ledger, chunk_parameters(task, p, write_seq)) for p in owed_dates]
+        own = post_due_date(conn, task, ledger, chunk_parameters(task, None, write_seq))
         # Temp tables would otherwise live on until the outer transaction ends.
         conn.execute(f"DROP TABLE {OWED_TABLE}, {CANDIDATES_TABLE}, {POSTED_TABLE}")
     return combine_totals(own, late)
@@ -579,12 +561,6 @@ def post_due_date(
         return PostingChunkTotals()
     conn.execute(INSERT_POSTINGS_SQL, params)
     conn.execute(f"ANALYZE {POSTED_TABLE}")
-    mismatch = conn.execute(CAPITALIZE_SQL, params).fetchone()
-    if mismatch and mismatch[0]:
-        raise AccrualsChangedError(
-            f"{mismatch[0]} postings of {day} (first: account {mismatch[1]}) no longer"
-            " match their ACCRUED rows; the chunk was rolled back"
-        )
     lines = ledger.post_journals(conn, PostedChunk(day, task.execution_id, POSTED_TABLE))
     counts = {status: int(n) for status, n in conn.execute(RESULTS_SQL, params).fetchall()}
     posted = {

@@ -9,6 +9,8 @@ from typing import Any
 
 import psycopg
 
+from interest_pipeline.db.capitalization import posting_rows
+
 # Per product and currency over [%(first)s, %(last)s]: accounts open in the month, what accrued,
 # what was posted, and the carry outstanding at the month's end (each account's latest posting on
 # or before it, unless final: a final posting's remainder is written off, not carried).
@@ -20,7 +22,7 @@ WITH acc AS (
 ),
 accrued AS (
     SELECT a.product_code, a.currency, sum(ia.amount) AS accrued, count(*) AS accruals
-      FROM interest_accruals ia JOIN accounts a ON a.id = ia.account_id
+      FROM interest_accrual_entries ia JOIN accounts a ON a.id = ia.account_id
      WHERE ia.accrual_date BETWEEN %(first)s AND %(last)s
      GROUP BY 1, 2
 ),
@@ -88,7 +90,7 @@ SELECT a.product_code, a.currency, r.job_type, r.status, split_part(r.reason, ':
 
 DAILY_ACCRUED_SQL = """
 SELECT ia.accrual_date, a.currency, sum(ia.amount)
-  FROM interest_accruals ia JOIN accounts a ON a.id = ia.account_id
+  FROM interest_accrual_entries ia JOIN accounts a ON a.id = ia.account_id
  WHERE ia.accrual_date BETWEEN %(first)s AND %(last)s
  GROUP BY 1, 2 ORDER BY 1, 2
 """
@@ -220,8 +222,12 @@ SELECT id, idempotency_key, posting_date, made_on, currency, carry_in, accrued, 
  WHERE account_id = %(account_id)s AND posting_date = %(day)s
 """
 
-CAPITALIZED_SQL = """
-SELECT accrual_date, balance, amount FROM interest_accruals WHERE posting_id = %(posting_id)s ORDER BY 1
+CAPITALIZED_SQL = f"""
+SELECT x.accrual_date, x.balance, x.amount
+  FROM interest_postings ip
+ CROSS JOIN LATERAL ({posting_rows("ip")}) x
+ WHERE ip.id = %(posting_id)s
+ ORDER BY 1
 """
 
 JOURNAL_SQL = """

@@ -101,7 +101,10 @@ class Book:
     def accrual_row(self, account_id: int, day: date | str) -> dict[str, Any] | None:
         with self.conn.cursor(row_factory=dict_row) as cur:
             return cur.execute(
-                "SELECT *, xmin::text AS xmin FROM interest_accruals WHERE account_id = %s AND accrual_date = %s",
+                # xmin of the stored row: a new one means the row was rewritten
+                "SELECT v.*, e.xmin::text AS xmin FROM interest_accruals v"
+                " JOIN interest_accrual_entries e USING (account_id, accrual_date)"
+                " WHERE account_id = %s AND accrual_date = %s",
                 (account_id, day),
             ).fetchone()
 

@@ -42,12 +42,12 @@ def refused_accruals(conn: psycopg.Connection, day: str) -> Iterator[None]:
         " END IF; RETURN NEW; END $$"
     )
     conn.execute(
-        "CREATE TRIGGER refuse_day BEFORE INSERT ON interest_accruals FOR EACH ROW EXECUTE FUNCTION refuse_day()"
+        "CREATE TRIGGER refuse_day BEFORE INSERT ON interest_accrual_entries FOR EACH ROW EXECUTE FUNCTION refuse_day()"
     )
     try:
         yield
     finally:
-        conn.execute("DROP TRIGGER refuse_day ON interest_accruals")
+        conn.execute("DROP TRIGGER refuse_day ON interest_accrual_entries")
         conn.execute("DROP FUNCTION refuse_day()")
 
 

@@ -28,22 +28,21 @@ def _book_of_two(book: Book) -> None:
 
 
 def _capitalize(conn: psycopg.Connection, account_id: int, day: date) -> None:
-    """Mark an accrual CAPITALIZED the way the posting job does (a posting row and a reference)."""
+    """Capitalize the account's accruals up to `day` the way the posting job does: a posting of `day`
+    made after them (its write_seq, from the column default) is what capitalizes them."""
     amount = conn.execute(
         "SELECT amount FROM interest_accruals WHERE account_id = %s AND accrual_date = %s", (account_id, day)
     ).fetchone()[0]  # type: ignore[index]
     gross = round(amount, 2)
-    posting_id = conn.execute(
+    conn.execute(
         "INSERT INTO interest_postings (account_id, posting_date, idempotency_key, currency, carry_in, accrued,"
         " gross, carry_out, tax, net, withholding_tax_rate, accrual_count, made_on)"
-        " VALUES (%s, %s, %s, 'USD', 0, %s, %s, %s, 0, %s, 0, 1, %s) RETURNING id",
+        " VALUES (%s, %s, %s, 'USD', 0, %s, %s, %s, 0, %s, 0, 1, %s)",
         (account_id, day, f"INT-CAP-{account_id}-{day:%Y-%m}", amount, gross, amount - gross, gross, day),
-    ).fetchone()[0]  # type: ignore[index]
-    conn.execute(
-        "UPDATE interest_accruals SET status = 'CAPITALIZED', capitalization_date = %s, posting_id = %s"
-        " WHERE account_id = %s AND accrual_date = %s",
-        (day, posting_id, account_id, day),
     )
+    assert conn.execute(
+        "SELECT status FROM interest_accruals WHERE account_id = %s AND accrual_date = %s", (account_id, day)
+    ).fetchone() == ("CAPITALIZED",)
 
 
 class TestRerunWithUnchangedInputs:

@@ -370,7 +370,7 @@ class TestWriting:
 
 # Every table the schema has besides Alembic's, as after a pipeline run (pipeline_state).
 OUTPUT_COUNTS = {
-    "interest_accruals": 2,
+    "interest_accrual_entries": 2,
     "interest_postings": 1,
     "ledger_entries": 3,
     "interest_batch_execution": 2,
@@ -390,6 +390,11 @@ def pipeline_state(conn: psycopg.Connection, *, with_ledger: bool = True) -> Non
         " ('run-p', 'interest_posting', %(d)s, 'MANUAL', 'SUCCESS', ARRAY['SAVINGS'], now())",
         {"d": START},
     )
+    # The first row is written before the posting (write_seq), which so capitalizes it.
+    conn.execute(
+        "INSERT INTO interest_accruals (account_id, accrual_date, balance, amount) VALUES (1, %(d)s, 100, 3)",
+        {"d": START},
+    )
     conn.execute(
         "INSERT INTO interest_postings (id, account_id, posting_date, made_on, idempotency_key, currency, carry_in,"
         " accrued, gross, carry_out, tax, net, withholding_tax_rate, accrual_count, execution_id)"
@@ -397,9 +402,8 @@ def pipeline_state(conn: psycopg.Connection, *, with_ledger: bool = True) -> Non
         {"d": START, "c": currency},
     )
     conn.execute(
-        "INSERT INTO interest_accruals (account_id, accrual_date, balance, amount, status, capitalization_date,"
-        " posting_id) VALUES (1, %(d)s, 100, 3, 'CAPITALIZED', %(d)s, 1),"
-        " (1, %(d)s::date + 1, 100, 3, 'ACCRUED', NULL, NULL)",
+        "INSERT INTO interest_accruals (account_id, accrual_date, balance, amount)"
+        " VALUES (1, %(d)s::date + 1, 100, 3)",
         {"d": START},
     )
     conn.execute(

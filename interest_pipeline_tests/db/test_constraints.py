@@ -163,27 +163,15 @@ BAD_ROWS: list[tuple[str, str, str]] = [
     ),
     ("duplicate balance snapshot", BALANCE, "pk_account_balances"),
     (
-        "accrual status",
-        "INSERT INTO interest_accruals (account_id, accrual_date, balance, amount, status)"
-        " VALUES (1, '2025-01-01', 100, 0.01, 'PENDING')",
-        "ck_interest_accruals_status",
-    ),
-    (
-        "capitalized without posting",
-        "INSERT INTO interest_accruals (account_id, accrual_date, balance, amount, status)"
-        " VALUES (1, '2025-01-01', 100, 0.01, 'CAPITALIZED')",
-        "ck_interest_accruals_capitalized_has_posting",
-    ),
-    (
         "accrual on non-positive balance",
         "INSERT INTO interest_accruals (account_id, accrual_date, balance, amount) VALUES (1, '2025-01-01', 0, 0)",
-        "ck_interest_accruals_balance_positive",
+        "ck_interest_accrual_entries_balance_positive",
     ),
     (
         "duplicate accrual per day",
         "INSERT INTO interest_accruals (account_id, accrual_date, balance, amount) VALUES (1, '2025-01-02', 100, 1),"
         " (1, '2025-01-02', 100, 1)",
-        "pk_interest_accruals",
+        "pk_interest_accrual_entries",
     ),
     ("posting gross is not net plus tax", posting(net="0.86"), "ck_interest_postings_gross_is_net_plus_tax"),
     ("posting carry does not reconcile", posting(carry_out="0.005"), "ck_interest_postings_carry_reconciles"),

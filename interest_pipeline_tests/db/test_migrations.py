@@ -145,7 +145,9 @@ def columns(url: URL) -> dict[str, set[str]]:
     engine = create_engine(url)
     try:
         insp = inspect(engine)
-        return {t: {c["name"] for c in insp.get_columns(t)} for t in insp.get_table_names()}
+        # the views too: interest_accruals is one (migration 0011)
+        names = [*insp.get_table_names(), *insp.get_view_names()]
+        return {t: {c["name"] for c in insp.get_columns(t)} for t in names}
     finally:
         engine.dispose()
 
@@ -384,75 +386,75 @@ class TestRoundHalfEven:
         assert [g for (g,) in got] == expected
 
 
-PENDING_INDEX = (
-    "CREATE INDEX ix_interest_accruals_pending ON public.interest_accruals"
-    " USING btree (account_id, accrual_date) WHERE (status = 'ACCRUED'::text)"
+VIEW_ROWS = (
+    "SELECT account_id, accrual_date, amount, status, capitalization_date, posting_id"
+    " FROM interest_accruals ORDER BY account_id, accrual_date"
 )
 
 
-class TestPendingAccrualsIndex:
-    """0010 indexes a book made before it: its ACCRUED rows only, and the posting then reads them."""
+class TestCapitalizationByWriteOrder:
+    """0011 moves a book with data to derived capitalization, and back, each row as it was."""
 
-    def test_a_book_made_at_0009_posts_exactly_after_the_upgrade(
+    def test_a_book_at_0010_keeps_every_status_and_posts_exactly_after_the_upgrade(
         self, scratch_url: URL, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         from datetime import date
+        from decimal import Decimal
 
         from interest_pipeline.settings import DATABASE_URL_ENV, forget_settings
         from interest_pipeline_tests.checks.books import ACCOUNTS, write_book
-        from interest_pipeline_tests.posting.support import accrue_days, days, db_postings, post_day
+        from interest_pipeline_tests.posting.support import accrue_days, days, post_day
 
-        migrate.downgrade(scratch_url, "base")
-        migrate.upgrade(scratch_url, "0009")
         monkeypatch.setenv(DATABASE_URL_ENV, scratch_url.render_as_string(hide_password=False))
         forget_settings()
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            conn.execute("DROP SCHEMA public CASCADE")
+            conn.execute("CREATE SCHEMA public")
+        migrate.upgrade(scratch_url)
         with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
             book = write_book(conn)
             accrue_days(conn, book, days(date(2025, 1, 1), date(2025, 2, 28)))
             post_day(conn, date(2025, 1, 31))  # January capitalized, February still ACCRUED
-            before = conn.execute(
-                "SELECT status, count(*), sum(amount) FROM interest_accruals GROUP BY 1 ORDER BY 1"
-            ).fetchall()
-            assert [(s, n) for s, n, _ in before] == [
-                ("ACCRUED", ACCOUNTS * 28),
-                ("CAPITALIZED", ACCOUNTS * 31),
-            ]
+            made = conn.execute(VIEW_ROWS).fetchall()
 
-            migrate.upgrade(scratch_url)
-            [[indexdef]] = conn.execute(
-                "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_interest_accruals_pending'"
-            ).fetchall()
-            assert indexdef == PENDING_INDEX
-            assert (
-                conn.execute(
-                    "SELECT status, count(*), sum(amount) FROM interest_accruals GROUP BY 1 ORDER BY 1"
-                ).fetchall()
-                == before
+        # The 0010 layout: status, capitalization_date and posting_id stored on each row.
+        migrate.downgrade(scratch_url, "0010")
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            assert conn.execute(VIEW_ROWS).fetchall() == made
+            assert conn.execute(
+                "SELECT status, count(*) FROM interest_accruals GROUP BY 1 ORDER BY 1"
+            ).fetchall() == [("ACCRUED", ACCOUNTS * 28), ("CAPITALIZED", ACCOUNTS * 31)]
+            # a row written at 0010 after January's posting, dated before it: pending
+            conn.execute(
+                "INSERT INTO interest_accruals (account_id, accrual_date, balance, amount)"
+                " VALUES (7, '2024-12-31', 7007.1234, 0.6231940271)"
             )
-            # The posting's own lookup of an account's pending rows reads the index, and finds them.
-            conn.execute("ANALYZE interest_accruals")
-            plan = conn.execute(
-                "EXPLAIN SELECT sum(amount) FROM interest_accruals"
-                " WHERE account_id = 7 AND status = 'ACCRUED' AND accrual_date <= '2025-02-28'"
-            ).fetchall()
-            assert "ix_interest_accruals_pending" in "\n".join(r[0] for r in plan)
+            before = conn.execute(VIEW_ROWS).fetchall()
+            [[pending]] = conn.execute("SELECT sum(amount) FROM interest_accruals WHERE status = 'ACCRUED'")
+
+        migrate.upgrade(scratch_url)
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            assert conn.execute(VIEW_ROWS).fetchall() == before
+            assert conn.execute(
+                "SELECT count(*) FROM information_schema.columns"
+                " WHERE table_name = 'interest_accrual_entries' AND column_name IN ('status', 'posting_id')"
+            ).fetchone() == (0,)
 
             february = post_day(conn, date(2025, 2, 28))
             assert february.succeeded == ACCOUNTS
-            feb_postings = [p for p in db_postings(conn) if p[1] == date(2025, 2, 28)]
-            assert len(feb_postings) == ACCOUNTS
-            [[accrued]] = conn.execute(
-                "SELECT sum(accrued) FROM interest_postings WHERE posting_date = '2025-02-28'"
+            [[accrued, count, first]] = conn.execute(
+                "SELECT sum(accrued), sum(accrual_count), min(first_accrual_date) FROM interest_postings"
+                " WHERE posting_date = '2025-02-28'"
             ).fetchall()
-            assert accrued == next(total for s, _, total in before if s == "ACCRUED")
-            assert conn.execute(
-                "SELECT count(*) FROM interest_accruals WHERE status = 'ACCRUED'"
-            ).fetchone() == (0,)
-        migrate.downgrade(scratch_url, "0009")
+            assert (accrued, count, first) == (pending, ACCOUNTS * 28 + 1, date(2024, 12, 31))
+            assert accrued > Decimal(0)
+            assert conn.execute("SELECT status, count(*) FROM interest_accruals GROUP BY 1").fetchall() == [
+                ("CAPITALIZED", ACCOUNTS * 59 + 1)
+            ]
+            after = conn.execute(VIEW_ROWS).fetchall()
+        migrate.downgrade(scratch_url, "0010")
         with psycopg.connect(libpq_url(scratch_url)) as conn:
-            assert conn.execute(
-                "SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_interest_accruals_pending'"
-            ).fetchone() == (0,)
+            assert conn.execute(VIEW_ROWS).fetchall() == after
             # Leave the module's database as the other tests expect it: migrated, and empty.
             conn.execute("DROP SCHEMA public CASCADE")
             conn.execute("CREATE SCHEMA public")

@@ -35,7 +35,6 @@ CHECKED = [
     ("interest_products", "ck_interest_products_posting_frequency", PostingFrequency),
     ("interest_products", "ck_interest_products_tier_mode", TierMode),
     ("accounts", "ck_accounts_status", AccountStatus),
-    ("interest_accruals", "ck_interest_accruals_status", AccrualStatus),
     ("interest_batch_config", "ck_interest_batch_config_job_type", JobType),
     ("interest_batch_config", "ck_interest_batch_config_account_types", AccountType),
     ("interest_batch_execution", "ck_interest_batch_execution_job_type", JobType),
@@ -77,3 +76,12 @@ def test_loader_parses_each_value_of_the_vocabulary_and_nothing_else(vocabulary:
 
 def test_job_config_accepts_the_account_types_of_the_domain() -> None:
     assert ACCOUNT_TYPES == ("SAVINGS", "FIXED_DEPOSIT", "RECURRING_DEPOSIT") == values(AccountType)
+
+
+def test_the_accruals_view_derives_exactly_the_accrual_statuses(database_url: URL) -> None:
+    """interest_accruals.status is derived (migration 0011): its CASE yields the vocabulary's values."""
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        row = conn.execute("SELECT pg_get_viewdef('interest_accruals'::regclass)").fetchone()
+    assert row is not None
+    [status_case] = re.findall(r"CASE\s+WHEN.*?END AS status", row[0], re.S)
+    assert sorted(re.findall(r"'([A-Z_]+)'::text", status_case)) == sorted(values(AccrualStatus))

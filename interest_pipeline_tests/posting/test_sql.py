@@ -700,25 +700,98 @@ class TestLedgerInterface:
         assert (count(conn, "ledger_entries"), unbalanced) == (15 * 3 * 3, [])
 
 
-class TestRaceGuard:
-    def test_accruals_changed_under_the_chunk_roll_it_back(
+class TestAccrualWritersAndPostings:
+    """A posting capitalizes the rows written before it (write_seq): it waits for accrual writers
+    in flight, and holds new ones off until it commits (db/capitalization.py)."""
+
+    def test_a_posting_waits_for_an_accrual_in_flight_and_takes_its_row(
+        self, conn: psycopg.Connection, january: Book, clean_db: URL
+    ) -> None:
+        writer = psycopg.connect(libpq_url(clean_db))
+        try:
+            # An accrual re-run's transaction, not yet committed: a missing night, back-dated.
+            writer.execute(
+                "INSERT INTO interest_accrual_entries (account_id, accrual_date, balance, amount)"
+                " VALUES (1, '2024-12-31', 1000, 0.2739726027)"
+            )
+            posted: list[DayResult] = []
+            poster = threading.Thread(target=lambda: posted.append(post_day(conn, JAN_31)))
+            poster.start()
+            poster.join(timeout=3)
+            assert poster.is_alive()  # waiting on the accrual writer's lock
+            assert writer.execute(
+                "SELECT count(*) FROM pg_locks WHERE relation = 'interest_accrual_entries'::regclass"
+                " AND mode = 'ShareLock' AND NOT granted"
+            ).fetchone() == (1,)
+            writer.commit()
+            poster.join(timeout=60)
+        finally:
+            writer.close()
+        assert [p.succeeded for p in posted] == [1]
+        [(accrued, accrual_count, first)] = conn.execute(
+            "SELECT accrued, accrual_count, first_accrual_date FROM interest_postings"
+        ).fetchall()
+        # January's 31 nights (8.4931506837, spec example) and the night of Dec 31
+        assert (accrued, accrual_count, first) == (Decimal("8.7671232864"), 32, date(2024, 12, 31))
+        assert {row[:2] for row in accrual_rows(conn, 1)} == {
+            (d, "CAPITALIZED") for d in [date(2024, 12, 31), *days(JAN_1, JAN_31)]
+        }
+
+    def test_an_accrual_written_while_a_posting_runs_waits_and_goes_into_the_next_posting(
+        self, conn: psycopg.Connection, january: Book, clean_db: URL
+    ) -> None:
+        holder = psycopg.connect(libpq_url(clean_db))
+        try:
+            # What a posting chunk holds from its first statement to its commit.
+            holder.execute("LOCK TABLE interest_accrual_entries IN SHARE MODE")
+            written: list[int] = []
+
+            def write() -> None:
+                with psycopg.connect(libpq_url(clean_db), autocommit=True) as writer:
+                    written.append(
+                        writer.execute(
+                            "INSERT INTO interest_accrual_entries (account_id, accrual_date, balance, amount)"
+                            " VALUES (1, '2024-12-31', 1000, 0.2739726027) RETURNING write_seq"
+                        ).fetchone()[0]  # type: ignore[index]
+                    )
+
+            writer = threading.Thread(target=write)
+            writer.start()
+            writer.join(timeout=3)
+            assert writer.is_alive() and written == []  # held off
+            [[held_seq]] = holder.execute("SELECT nextval('interest_write_seq')").fetchall()
+            holder.commit()
+            writer.join(timeout=60)
+        finally:
+            holder.close()
+        assert written and written[0] > held_seq  # written after: later on the clock
+        post_day(conn, JAN_31)  # made after the row was written: takes it
+        assert conn.execute("SELECT accrued, accrual_count FROM interest_postings").fetchall() == [
+            (Decimal("8.7671232864"), 32)
+        ]
+
+    def test_a_back_dated_row_written_after_the_posting_goes_into_the_next_one(
         self, conn: psycopg.Connection, january: Book
     ) -> None:
-        # Stands in for an accrual re-run committing between the chunk's sum and its capitalization.
+        post_day(conn, JAN_31)
         conn.execute(
-            "CREATE FUNCTION sneak_in_accrual() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-            " INSERT INTO interest_accruals (account_id, accrual_date, balance, amount)"
-            " VALUES (1, '2024-12-31', 1000, 0.2739726027); RETURN NULL; END $$"
+            "INSERT INTO interest_accrual_entries (account_id, accrual_date, balance, amount)"
+            " VALUES (1, '2024-12-31', 1000, 0.2739726027)"
         )
-        conn.execute(
-            "CREATE TRIGGER sneak_in_accrual AFTER INSERT ON interest_postings"
-            " FOR EACH STATEMENT EXECUTE FUNCTION sneak_in_accrual()"
-        )
-        try:
-            with pytest.raises(posting_sql.AccrualsChangedError):
-                post_day(conn, JAN_31)
-        finally:
-            conn.execute("DROP TRIGGER sneak_in_accrual ON interest_postings")
-            conn.execute("DROP FUNCTION sneak_in_accrual()")
-        assert (count(conn, "interest_postings"), count(conn, "ledger_entries")) == (0, 0)
-        assert {row[:2] for row in accrual_rows(conn, 1)} == {(d, "ACCRUED") for d in days(JAN_1, JAN_31)}
+        accrue_days(conn, january, days(date(2025, 2, 1), date(2025, 2, 28)))
+        post_day(conn, date(2025, 2, 28))
+        rows = conn.execute(
+            "SELECT posting_date, accrual_count, first_accrual_date, last_accrual_date FROM interest_postings"
+            " ORDER BY posting_date"
+        ).fetchall()
+        assert rows == [
+            (JAN_31, 31, JAN_1, JAN_31),
+            (date(2025, 2, 28), 29, date(2024, 12, 31), date(2025, 2, 28)),
+        ]
+        [[february_id]] = conn.execute(
+            "SELECT id FROM interest_postings WHERE posting_date = '2025-02-28'"
+        ).fetchall()
+        assert conn.execute(
+            "SELECT status, capitalization_date, posting_id FROM interest_accruals"
+            " WHERE account_id = 1 AND accrual_date = '2024-12-31'"
+        ).fetchone() == ("CAPITALIZED", date(2025, 2, 28), february_id)

@@ -34,7 +34,7 @@ def instance() -> dg.DagsterInstance:
 @pytest.fixture
 def accruals_lock(clean_db: URL) -> Iterator[TableLock]:
     """Holds interest_accruals locked, so an accrual chunk's statement waits mid-chunk."""
-    lock = TableLock(libpq_url(clean_db), "interest_accruals")
+    lock = TableLock(libpq_url(clean_db), "interest_accrual_entries")
     try:
         yield lock
     finally:

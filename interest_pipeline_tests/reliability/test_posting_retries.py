@@ -30,9 +30,9 @@ class TestPostingChunkRetry:
         self, posting_book: Book, conn: psycopg.Connection, clean_db: URL
     ) -> None:
         set_config(conn, "interest_posting", max_retries=2, retry_interval_seconds=0)
-        # Account 1's accruals are capitalized by the chunk (planning only reads them): the chunk
+        # The ledger is written by the chunk after its postings (planning never reads it): the chunk
         # waits there, mid-transaction, and what it wrote before rolls back with it.
-        lock = TableLock(libpq_url(clean_db), "interest_accruals", rows_where="account_id = 1").hold()
+        lock = TableLock(libpq_url(clean_db), "ledger_entries").hold()
         try:
             outcome: dict[str, dg.ExecuteInProcessResult] = {}
             instance = dg.DagsterInstance.ephemeral()

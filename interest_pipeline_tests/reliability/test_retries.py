@@ -105,13 +105,13 @@ class TestChunkRetries:
             " RETURN NEW; END $$"
         )
         conn.execute(
-            "CREATE TRIGGER reject_account_2 BEFORE INSERT ON interest_accruals"
+            "CREATE TRIGGER reject_account_2 BEFORE INSERT ON interest_accrual_entries"
             " FOR EACH ROW EXECUTE FUNCTION reject_account_2()"
         )
         try:
             result = accrue(D, instance, raise_on_error=False)
         finally:
-            conn.execute("DROP TRIGGER reject_account_2 ON interest_accruals")
+            conn.execute("DROP TRIGGER reject_account_2 ON interest_accrual_entries")
             conn.execute("DROP FUNCTION reject_account_2()")
         assert not result.success
         assert retries_of(result, "accrue_chunk") == 0

@@ -69,7 +69,7 @@ def test_the_dry_run_writes_nothing_and_predicts_the_real_posting(
     conn: psycopg.Connection, book: Book
 ) -> None:
     before = snapshot(conn)
-    assert before["interest_accruals"][0] == 9 * 31 - 1
+    assert before["interest_accrual_entries"][0] == 9 * 31 - 1
     prediction = dry_run_posting(conn, JAN_31, PostgresLedgerResource())
     assert snapshot(conn) == before
 

@@ -16,6 +16,11 @@ def _book(conn: psycopg.Connection) -> None:
     book.account(1, "SAV")
     book.account(2, "SAV", status="DORMANT")
     book.account(3, "SAV", currency="JPY", status="CLOSED", closed_on="2025-12-31")
+    # Written before posting 1 (write_seq), so capitalized by it; the others after it.
+    conn.execute(
+        "INSERT INTO interest_accruals (account_id, accrual_date, balance, amount)"
+        " VALUES (1, '2026-01-30', 1000, 0.2739726027)"
+    )
     conn.execute(
         "INSERT INTO interest_postings (account_id, posting_date, idempotency_key, currency, carry_in, accrued,"
         " gross, carry_out, tax, net, withholding_tax_rate, is_final, written_off, accrual_count, made_on)"
@@ -25,9 +30,9 @@ def _book(conn: psycopg.Connection) -> None:
         " -0.0030136986, 1, '2026-01-31')"
     )
     conn.execute(
-        "INSERT INTO interest_accruals (account_id, accrual_date, balance, amount, status, capitalization_date, posting_id) VALUES"
-        " (1, '2026-01-30', 1000, 0.2739726027, 'CAPITALIZED', '2026-01-31', 1), (1, '2026-01-31', 1000, 0.2739726027, 'ACCRUED', NULL, NULL),"
-        " (2, '2026-01-31', 500, 0.1369863014, 'ACCRUED', NULL, NULL), (1, '2026-02-01', 1000, 0.2739726027, 'ACCRUED', NULL, NULL)"
+        "INSERT INTO interest_accruals (account_id, accrual_date, balance, amount) VALUES"
+        " (1, '2026-01-31', 1000, 0.2739726027), (2, '2026-01-31', 500, 0.1369863014),"
+        " (1, '2026-02-01', 1000, 0.2739726027)"
     )
     conn.execute(
         "INSERT INTO ledger_entries (journal_key, line_no, gl_account, account_id, debit, credit, currency,"

@@ -22,7 +22,7 @@ from interest_pipeline.settings import (
 # Tables a test may fill; currencies and interest_batch_config keep their seeded rows.
 DATA_TABLES = (
     "ledger_entries",
-    "interest_accruals",
+    "interest_accrual_entries",
     "interest_postings",
     "interest_batch_account_result",
     "interest_batch_account_status",

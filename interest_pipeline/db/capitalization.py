@@ -1,0 +1,92 @@
+"""Which posting capitalized which accrual row: the one rule, as SQL fragments (migration 0011).
+
+A posting capitalizes no row by writing to it. Every accrual row carries `write_seq`, drawn from
+`interest_write_seq` when it is written; a posting's `write_seq` is drawn from the same sequence
+after the posting has locked accrual writers out (`lock_out_accrual_writers`), so every row with a
+smaller value was committed, and seen by the posting, and every row written later has a larger
+one. A posting of P capitalized exactly its account's rows
+
+    dated on or before P, written before it, and not capitalized by an earlier posting,
+
+which is spec section 3's "the ACCRUED rows up to P" as of when it was made. An account's postings
+are made in date order (a posting is never made for a date before one the account already has), so
+both their dates and their write_seq rise, and a row is pending after the account's latest posting
+L exactly when it is dated after L or was written after L (section 5: a back-dated row written after
+a posting goes into the next one; a capitalized row is never rewritten).
+
+The view `interest_accruals` derives status, capitalization_date and posting_id by the same rule;
+the fragments here are what the jobs and checks use, each an index range per account.
+"""
+
+import psycopg
+
+ENTRIES = "interest_accrual_entries"
+SEQUENCE = "interest_write_seq"
+
+
+def capitalized(row: str) -> str:
+    """SQL: the accrual row `row` (an alias of interest_accrual_entries) is capitalized."""
+    return f"""EXISTS (
+        SELECT 1 FROM interest_postings cap
+         WHERE cap.account_id = {row}.account_id AND cap.posting_date >= {row}.accrual_date
+           AND cap.write_seq > {row}.write_seq)"""
+
+
+def pending_rows(
+    account: str, through: str, prev_date: str, prev_seq: str, before_seq: str | None = None
+) -> str:
+    """SQL: `amount, accrual_date, balance` of the rows of `account` dated up to `through` that a posting
+    made after the account's posting (`prev_date`, `prev_seq`; NULLs when it has none) would take.
+
+    Two index ranges, each reading only the rows it returns: the dates after the previous posting
+    by the primary key, and the rows written after it though dated before it (back-dated) in the
+    (account_id, write_seq, accrual_date) index, whose dates are checked without the heap.
+    `before_seq` narrows both to the rows written before a given posting (what it took).
+    """
+    written_before = f" AND ia.write_seq < {before_seq}" if before_seq is not None else ""
+    return f"""
+        SELECT ia.amount, ia.accrual_date, ia.balance FROM {ENTRIES} ia
+         WHERE ia.account_id = {account} AND ia.accrual_date <= {through}
+           AND ia.accrual_date > coalesce({prev_date}, '-infinity'::date){written_before}
+        UNION ALL
+        SELECT ia.amount, ia.accrual_date, ia.balance FROM {ENTRIES} ia
+         WHERE {prev_date} IS NOT NULL
+           AND ia.account_id = {account} AND ia.write_seq > {prev_seq}
+           AND ia.accrual_date <= least({prev_date}, {through}){written_before}"""
+
+
+PREVIOUS_POSTING = """
+    SELECT b.posting_date, b.write_seq, b.carry_out FROM interest_postings b
+     WHERE b.account_id = {posting}.account_id AND b.posting_date < {posting}.posting_date
+     ORDER BY b.posting_date DESC, b.id DESC LIMIT 1"""
+
+
+def posting_rows(posting: str) -> str:
+    """SQL: `amount, accrual_date, balance` of the rows the posting `posting` (an alias of
+    interest_postings) capitalized: those its account's previous posting left pending, dated up to
+    its date and written before it."""
+    return f"""
+        SELECT x.* FROM (SELECT 1) one
+          LEFT JOIN LATERAL ({PREVIOUS_POSTING.format(posting=posting)}) prev ON true
+         CROSS JOIN LATERAL ({
+        pending_rows(
+            f"{posting}.account_id",
+            f"{posting}.posting_date",
+            "prev.posting_date",
+            "prev.write_seq",
+            f"{posting}.write_seq",
+        )
+    }) x"""
+
+
+def lock_out_accrual_writers(conn: psycopg.Connection) -> int:
+    """Take the posting's place on the accruals' clock, inside the caller's transaction.
+
+    SHARE mode waits for every transaction writing accrual rows to commit (or roll back) and holds
+    new ones off until this transaction ends; postings of other chunks and runs share it. The value
+    drawn after it is larger than every committed row's and smaller than every later one's.
+    """
+    conn.execute(f"LOCK TABLE {ENTRIES} IN SHARE MODE")
+    row = conn.execute(f"SELECT nextval('{SEQUENCE}')").fetchone()
+    assert row is not None
+    return int(row[0])
