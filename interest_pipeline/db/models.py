@@ -347,7 +347,9 @@ class InterestBatchConfig(Base):
 
 
 class InterestBatchExecution(Base):
-    """One row per Dagster run; the run id is the key."""
+    """One row per job and business date a Dagster run processed: the run id is the key of a
+    single-date run's row; a ranged run's rows are `<run id>~<job type>~<date>`
+    (batch.executions.ranged_execution_id)."""
 
     __tablename__ = "interest_batch_execution"
     __table_args__ = (

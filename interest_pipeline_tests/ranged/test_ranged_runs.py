@@ -46,6 +46,8 @@ NOT_COMPARED = {
     "execution_id",
     "last_execution_id",
     "posting_id",
+    # places on the accruals' clock (db/capitalization.py): their order matters, not their values
+    "write_seq",
     "created_at",
     "updated_at",
     "started_at",
@@ -445,12 +447,12 @@ class TestAFailedChunk:
                 " END IF; RETURN NEW; END $$"
             )
             conn.execute(
-                "CREATE TRIGGER refuse_account BEFORE INSERT ON interest_accruals"
+                "CREATE TRIGGER refuse_account BEFORE INSERT ON interest_accrual_entries"
                 " FOR EACH ROW EXECUTE FUNCTION refuse_account()"
             )
 
         def drop_refusal() -> None:
-            conn.execute("DROP TRIGGER IF EXISTS refuse_account ON interest_accruals")
+            conn.execute("DROP TRIGGER IF EXISTS refuse_account ON interest_accrual_entries")
             conn.execute("DROP FUNCTION IF EXISTS refuse_account()")
 
         resources = {"database": DatabaseResource(), "ledger": PostgresLedgerResource()}
