@@ -36,7 +36,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from interest_pipeline.domain.enums import (
     AccountStatus,
     AccountType,
-    AccrualStatus,
     DayCount,
     ExecutionStatus,
     ExecutionTrigger,
@@ -71,7 +70,6 @@ DAY_COUNTS = values(DayCount)
 POSTING_FREQUENCIES = values(PostingFrequency)
 TIER_MODES = values(TierMode)
 ACCOUNT_STATUSES = values(AccountStatus)
-ACCRUAL_STATUSES = values(AccrualStatus)
 JOB_TYPES = values(JobType)
 EXECUTION_TRIGGERS = values(ExecutionTrigger)
 EXECUTION_STATUSES = values(ExecutionStatus)
