@@ -29,10 +29,10 @@ from interest_pipeline.batch.chunks import MAX_ID, MIN_ID
 from interest_pipeline.batch.config import BatchRunConfig, load_job_config, merge_config
 from interest_pipeline.batch.lifecycle import finish_batch, run_chunk, start_batch
 from interest_pipeline.db.capitalization import (
-    PREVIOUS_POSTING,
     lock_out_accrual_writers,
     pending_rows,
     posting_rows,
+    previous_posting,
 )
 from interest_pipeline.domain.enums import AccountType, values
 from interest_pipeline.posting.job import reconstructable_posting_job
@@ -151,8 +151,7 @@ PENDING_OF_DUE = pending_rows("due.id", "due.post_date", "prev.posting_date", "p
 FLOOR_POSTINGS = f"""
 WITH due AS (
     SELECT a.id, a.currency, c.minor_units, p.withholding_tax_rate, d.post_date,
-           (a.maturity_date = d.post_date OR a.closed_on = d.post_date) IS TRUE AS is_final,
-           a.id AS account_id, d.post_date AS posting_date
+           (a.maturity_date = d.post_date OR a.closed_on = d.post_date) IS TRUE AS is_final
       FROM accounts a
       JOIN interest_products p ON p.code = a.product_code
       JOIN currencies c ON c.code = a.currency
@@ -167,7 +166,7 @@ amounts AS (
     SELECT due.*, coalesce(prev.carry_out, 0) AS carry_in, pending.*,
            round_half_even(coalesce(prev.carry_out, 0) + pending.accrued, due.minor_units) AS gross
       FROM due
-      LEFT JOIN LATERAL ({PREVIOUS_POSTING.format(posting="due")}) prev ON true
+      LEFT JOIN LATERAL ({previous_posting("due.id", "due.post_date")}) prev ON true
      CROSS JOIN LATERAL (
            SELECT sum(x.amount) AS accrued, count(*) AS n, min(x.accrual_date) AS first_date,
                   max(x.accrual_date) AS last_date

@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from interest_pipeline.db.capitalization import PREVIOUS_POSTING, pending_rows
+from interest_pipeline.db.capitalization import pending_rows, previous_posting
 from interest_pipeline.posting.sql import ALREADY_POSTED, NOTHING_TO_POST, due_on
 
 MAX_OFFENDING = 20
@@ -217,7 +217,7 @@ WITH posted AS MATERIALIZED (
            ip.carry_in, ip.carry_out, ip.gross, ip.write_seq,
            prev.posting_date AS prev_date, prev.write_seq AS prev_seq, prev.carry_out AS prev_carry_out
       FROM interest_postings ip
-      LEFT JOIN LATERAL ({PREVIOUS_POSTING.format(posting="ip")}) prev ON true
+      LEFT JOIN LATERAL ({previous_posting("ip.account_id", "ip.posting_date")}) prev ON true
      WHERE ip.posting_date = ANY (%(dates)s::date[])
 )
 -- per posting, whatever the estimates: a join of the per-posting aggregate to the postings, planned

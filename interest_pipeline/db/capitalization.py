@@ -55,9 +55,13 @@ def pending_rows(
            AND ia.accrual_date <= least({prev_date}, {through}){written_before}"""
 
 
-PREVIOUS_POSTING = """
+def previous_posting(account: str, before: str) -> str:
+    """SQL: `posting_date, write_seq, carry_out` of the latest posting of `account` dated before
+    `before` (none: no row), the one whose carry a posting of `before` takes on and whose
+    rows it does not take."""
+    return f"""
     SELECT b.posting_date, b.write_seq, b.carry_out FROM interest_postings b
-     WHERE b.account_id = {posting}.account_id AND b.posting_date < {posting}.posting_date
+     WHERE b.account_id = {account} AND b.posting_date < {before}
      ORDER BY b.posting_date DESC, b.id DESC LIMIT 1"""
 
 
@@ -65,18 +69,12 @@ def posting_rows(posting: str) -> str:
     """SQL: `amount, accrual_date, balance` of the rows the posting `posting` (an alias of
     interest_postings) capitalized: those its account's previous posting left pending, dated up to
     its date and written before it."""
+    account, day = f"{posting}.account_id", f"{posting}.posting_date"
+    taken = pending_rows(account, day, "prev.posting_date", "prev.write_seq", f"{posting}.write_seq")
     return f"""
         SELECT x.* FROM (SELECT 1) one
-          LEFT JOIN LATERAL ({PREVIOUS_POSTING.format(posting=posting)}) prev ON true
-         CROSS JOIN LATERAL ({
-        pending_rows(
-            f"{posting}.account_id",
-            f"{posting}.posting_date",
-            "prev.posting_date",
-            "prev.write_seq",
-            f"{posting}.write_seq",
-        )
-    }) x"""
+          LEFT JOIN LATERAL ({previous_posting(account, day)}) prev ON true
+         CROSS JOIN LATERAL ({taken}) x"""
 
 
 def lock_out_accrual_writers(conn: psycopg.Connection) -> int:

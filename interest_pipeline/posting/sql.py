@@ -24,7 +24,7 @@ import psycopg
 from interest_pipeline.batch.chunks import MAX_ID, MIN_ID, Chunk, ChunkTask, contiguous_chunks, failed_first
 from interest_pipeline.batch.config import EffectiveConfig
 from interest_pipeline.batch.executions import ChunkTotals, account_results_insert, account_status_upsert
-from interest_pipeline.db.capitalization import lock_out_accrual_writers, pending_rows
+from interest_pipeline.db.capitalization import lock_out_accrual_writers, pending_rows, previous_posting
 from interest_pipeline.domain.enums import AccountType, JobType
 from interest_pipeline.posting.journals import PostedChunk
 
@@ -267,11 +267,7 @@ SELECT due.id, due.account_type, due.currency, due.minor_units, due.withholding_
            AND (NOT %(owed_only)s
                 OR a.id IN (SELECT o.account_id FROM {OWED_TABLE} o
                              WHERE o.due_date = %(business_date)s::date))) due
-  LEFT JOIN LATERAL (
-        SELECT ip.posting_date, ip.carry_out, ip.write_seq FROM interest_postings ip
-         WHERE ip.account_id = due.id AND ip.posting_date < %(business_date)s::date
-         ORDER BY ip.posting_date DESC, ip.id DESC
-         LIMIT 1) prev ON true
+  LEFT JOIN LATERAL ({previous_posting("due.id", "%(business_date)s::date")}) prev ON true
   -- Per due account, by its index ranges: the work follows the due accounts, not the chunk's id
   -- range, and reads the rows pending since the previous posting, not the account's history. A
   -- range aggregate joined afterwards made a day with a few due accounts (one chunk over the whole
