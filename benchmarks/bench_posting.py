@@ -19,6 +19,11 @@ then cloned (CREATE DATABASE ... TEMPLATE):
 
 Both results are compared (count and sums of every posting column), then printed as a table.
 
+Building a 1M book takes ~25 minutes. `--keep-book NAME` builds it into the database NAME and
+leaves it there (nothing is posted on the month end yet); `--from-book NAME` skips the build: it
+clones NAME, migrates the clone to the head revision (a book kept by older code gets today's
+schema, as a production database would) and settles it, then times the job and floor as above.
+
     INTEREST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \
         .venv/bin/python benchmarks/bench_posting.py --accounts 1000000
 
@@ -43,13 +48,14 @@ from bench_support import (
     settle,
     timed,
 )
+from psycopg import sql
 from sqlalchemy.engine import URL
 
 from interest_pipeline.data.generate import generate_book
 from interest_pipeline.db import migrate
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.resources.ledger import PostgresLedgerResource
-from interest_pipeline.settings import DATABASE_URL_ENV, libpq_url, sqlalchemy_url
+from interest_pipeline.settings import DATABASE_URL_ENV, libpq_url, sqlalchemy_url, with_database
 
 START = date(2025, 1, 1)
 DAYS = 31
@@ -114,6 +120,17 @@ def prepare(url: URL, accounts: int, book: str) -> int:
     return rows
 
 
+def reuse(url: URL) -> int:
+    """A kept book, cloned into `url`: migrated to today's schema and settled like a built one."""
+    started = time.perf_counter()
+    migrate.upgrade(url)
+    timed("kept book migrated to the head revision", started)
+    settle(url)
+    with psycopg.connect(libpq_url(url)) as conn:
+        row = conn.execute("SELECT count(*) FROM interest_accrual_entries").fetchone()
+    return int(row[0]) if row else 0
+
+
 def run_job(url: URL, dagster_url: URL) -> tuple[float, tuple[object, ...]]:
     with postgres_instance(dagster_url) as instance:
         seconds, fingerprint, _ = run_posting_job(url, instance, POSTING_DATE)
@@ -126,14 +143,24 @@ def main() -> None:
     )
     parser.add_argument("--accounts", type=int, default=1_000_000)
     parser.add_argument("--book", choices=["production", "direct"], default="production")
+    parser.add_argument("--keep-book", metavar="NAME", help="build the book into database NAME and keep it")
+    parser.add_argument("--from-book", metavar="NAME", help="time a clone of the kept book NAME (no build)")
     args = parser.parse_args()
     configured = os.environ.get(DATABASE_URL_ENV)
     if not configured:
         raise SystemExit(f"set {DATABASE_URL_ENV}: the benchmark creates its databases on that server")
     server = sqlalchemy_url(configured)
     tag = uuid.uuid4().hex[:6]
-    with database(server, f"bench_posting_{tag}") as url:
-        rows = prepare(url, args.accounts, args.book)
+    if args.keep_book:
+        with psycopg.connect(libpq_url(server), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(args.keep_book)))
+        rows = prepare(with_database(server, args.keep_book), args.accounts, args.book)
+        print(f"kept the book in database {args.keep_book} ({rows:,} accrual rows)")
+        return
+    with database(server, f"bench_posting_{tag}", template=args.from_book) as url:
+        rows = reuse(url) if args.from_book else prepare(url, args.accounts, args.book)
+        with psycopg.connect(libpq_url(url)) as conn:
+            [[accounts]] = conn.execute("SELECT count(*) FROM accounts").fetchall()
         assert url.database is not None
         with (
             database(server, f"bench_posting_floor_{tag}", template=url.database) as floor_url,
@@ -150,7 +177,7 @@ def main() -> None:
     )
     print("\n| accounts | postings | what | wall | postings/s |\n| ---: | ---: | --- | ---: | ---: |")
     for label, seconds in (("job (forkserver executor)", job_seconds), ("bare-SQL floor", floor_seconds)):
-        print(f"| {args.accounts:,} | {postings:,} | {label} | {seconds:.1f} s | {postings / seconds:,.0f} |")  # type: ignore[operator]
+        print(f"| {accounts:,} | {postings:,} | {label} | {seconds:.1f} s | {postings / seconds:,.0f} |")  # type: ignore[operator]
     print(f"\njob / floor = {job_seconds / floor_seconds:.2f}")
 
 

@@ -9,6 +9,7 @@ Amounts are Decimals read from NUMERIC and rendered as exact strings; nothing he
 """
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -63,17 +64,6 @@ def _offenders(
     rows = cur.fetchall()
     count = int(rows[0][-1]) if rows else 0
     return columns, [tuple(text(v) for v in row[:-1]) for row in rows], count
-
-
-OUTCOMES_TABLE = "check_outcomes"
-
-
-def _materialized(conn: psycopg.Connection, outcomes_sql: str, params: dict[str, Any]) -> str:
-    """The per-account outcomes computed ONCE into a temp table that figures and offenders both read
-    (call inside a transaction; the caller drops it). Returns the table's name."""
-    conn.execute(f"DROP TABLE IF EXISTS {OUTCOMES_TABLE}")
-    conn.execute(f"CREATE TEMP TABLE {OUTCOMES_TABLE} AS {outcomes_sql}", params)
-    return OUTCOMES_TABLE
 
 
 def _per_currency(rows: Sequence[tuple[Any, ...]], names: Sequence[str]) -> dict[str, dict[str, object]]:
@@ -307,38 +297,44 @@ SELECT d.account_id, r.status, r.reason, ip.id IS NOT NULL AS posted,
 """
 
 
+# The rows of DUE_OUTCOMES_SQL that break the check.
+DUE_OFFENDERS = (
+    f"outcome = 'unaccounted' OR (status = 'SUCCESS' AND NOT posted)"
+    f" OR (status = 'SKIPPED' AND reason = '{ALREADY_POSTED}' AND NOT posted)"
+)
+DUE_OFFENDER_COLUMNS = ("account_id", "status", "reason", "posted")
+DUE_OUTCOME_KINDS = ("posted", "blocked", "nothing_to_post", "unaccounted")
+DUE_FIGURES_SQL = f"""
+SELECT {", ".join(f"count(*) FILTER (WHERE outcome = '{k}')" for k in DUE_OUTCOME_KINDS)},
+       count(*) FILTER (WHERE {DUE_OFFENDERS})
+  FROM ({DUE_OUTCOMES_SQL}) o
+"""
+
+
 def due_accounts_have_outcome(conn: psycopg.Connection, execution_id: str) -> CheckResult:
     """Every account due on the posting execution's date was posted, blocked with a reason, or had
-    nothing to post (a posting already made under the key counts as posted)."""
+    nothing to post (a posting already made under the key counts as posted).
+
+    One pass counts the outcomes and the offenders; the offending rows are read by a second pass
+    only when there are any (a passing check at a 1M-account month end reads the due accounts once,
+    and writes no temporary table).
+    """
     params = {"execution_id": execution_id}
-    with conn.transaction():
-        table = _materialized(conn, DUE_OUTCOMES_SQL, params)
-        counts: dict[str, int] = {
-            str(outcome): int(n)
-            for outcome, n in conn.execute(
-                f"SELECT outcome, count(*) FROM {table} GROUP BY outcome"
-            ).fetchall()
-        }
-        figures = {
-            "execution_id": execution_id,
-            "due_accounts": sum(counts.values()),
-            **{k: counts.get(k, 0) for k in ("posted", "blocked", "nothing_to_post", "unaccounted")},
-        }
-        bad = (
-            f"SELECT account_id, status, reason, posted FROM {table}"
-            f" WHERE outcome = 'unaccounted' OR (status = 'SUCCESS' AND NOT posted)"
-            f" OR (status = 'SKIPPED' AND reason = '{ALREADY_POSTED}' AND NOT posted)"
-        )
-        result = _check(
-            conn,
-            DUE_ACCOUNTS_HAVE_OUTCOME,
-            "Every account due on the date was posted, blocked with a reason, or had nothing to post.",
-            figures,
-            bad,
-            {},
-        )
-        conn.execute(f"DROP TABLE {table}")
-    return result
+    row = conn.execute(DUE_FIGURES_SQL, params).fetchone()
+    assert row is not None
+    counts = dict(zip(DUE_OUTCOME_KINDS, (int(n) for n in row[:-1]), strict=True))
+    figures = {"execution_id": execution_id, "due_accounts": sum(counts.values()), **counts}
+    description = "Every account due on the date was posted, blocked with a reason, or had nothing to post."
+    if int(row[-1]) == 0:
+        return CheckResult(DUE_ACCOUNTS_HAVE_OUTCOME, description, figures, DUE_OFFENDER_COLUMNS)
+    return _check(
+        conn,
+        DUE_ACCOUNTS_HAVE_OUTCOME,
+        description,
+        figures,
+        f"SELECT {', '.join(DUE_OFFENDER_COLUMNS)} FROM ({DUE_OUTCOMES_SQL}) o WHERE {DUE_OFFENDERS}",
+        params,
+    )
 
 
 # --- Accruals ----------------------------------------------------------------------------------
@@ -457,16 +453,27 @@ def posting_dates(conn: psycopg.Connection, execution_id: str) -> list[date]:
     return [r[0] for r in rows]
 
 
-def posting_checks(conn: psycopg.Connection, execution_id: str) -> list[CheckResult]:
-    """The posting execution's checks, on the dates it touched."""
+def posting_checks(
+    conn: psycopg.Connection, execution_id: str, accruals_conn: psycopg.Connection | None = None
+) -> list[CheckResult]:
+    """The posting execution's checks, on the dates it touched.
+
+    With `accruals_conn` (another connection), the check that re-reads every accrual row the
+    postings took runs on it in a thread while the others run on `conn`: at a 1M-account month
+    end it is the longest of them, and the two connections keep both of PostgreSQL's cores busy.
+    """
     dates = posting_dates(conn, execution_id)
-    return [
-        journals_balance(conn, dates),
-        journals_equal_postings(conn, dates),
-        capitalized_accruals_match(conn, dates),
-        gross_is_net_plus_tax(conn, dates),
-        due_accounts_have_outcome(conn, execution_id),
-    ]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # (a one-session resource hands out the same connection twice: then one after the other)
+        taken = (
+            pool.submit(capitalized_accruals_match, accruals_conn, dates)
+            if accruals_conn is not None and accruals_conn is not conn
+            else None
+        )
+        first = [journals_balance(conn, dates), journals_equal_postings(conn, dates)]
+        last = [gross_is_net_plus_tax(conn, dates), due_accounts_have_outcome(conn, execution_id)]
+        capitalized = taken.result() if taken else capitalized_accruals_match(conn, dates)
+    return [*first, capitalized, *last]
 
 
 def accrual_checks(conn: psycopg.Connection, execution_id: str) -> list[CheckResult]:

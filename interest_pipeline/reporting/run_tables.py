@@ -56,9 +56,9 @@ def posting_close(
 ) -> tuple[dict[str, dg.MetadataValue], list[CheckResult]]:
     """The posting run's per-currency table, its checks, and at a month end the month report."""
     metadata: dict[str, dg.MetadataValue] = {}
-    with database.connect() as conn:
+    with database.connect() as conn, database.connect() as accruals_conn:
         metadata["by_currency"] = metadata_table(sql.POSTING_RUN_COLUMNS, sql.posting_run(conn, execution_id))
-        checks = posting_checks(conn, execution_id)
+        checks = posting_checks(conn, execution_id, accruals_conn)
         if is_month_end(business_date):
             first, last = month_bounds(f"{business_date:%Y-%m}")
             metadata["month_report"] = dg.MetadataValue.md(render_table(month_report(conn, first, last)))

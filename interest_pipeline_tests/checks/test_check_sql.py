@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from interest_pipeline.checks import sql as checks
+from interest_pipeline.settings import libpq_url
 from interest_pipeline_tests.checks.books import (
     ACCOUNTS,
     JAN_31,
@@ -277,3 +278,26 @@ class TestAccrualOutcomesPlan:
         # And the check still counts every outcome: 24 accounts accrued, the zero balance skipped.
         assert result.passed
         assert (result.figures["eligible_accounts"], result.figures["accrued"]) == (ACCOUNTS + 1, ACCOUNTS)
+
+
+class TestOnTwoConnections:
+    def test_the_accrual_re_count_runs_on_its_own_connection_the_rest_on_the_first(
+        self, conn: psycopg.Connection, book: PostedBook, clean_db: Any
+    ) -> None:
+        alone = by_name(checks.posting_checks(conn, book.posting_execution))
+        # A change only the second connection sees (uncommitted there): its check must fail, and only it.
+        with psycopg.connect(libpq_url(clean_db)) as other:
+            other.execute(
+                "UPDATE interest_accruals SET amount = amount + 0.0000000001"
+                " WHERE account_id = 5 AND accrual_date = '2025-01-15'"
+            )
+            apart = by_name(checks.posting_checks(conn, book.posting_execution, other))
+            other.rollback()
+        assert [n for n, r in apart.items() if not r.passed] == [checks.CAPITALIZED_ACCRUALS_MATCH]
+        taken = apart[checks.CAPITALIZED_ACCRUALS_MATCH]
+        assert taken.offending_count == 1 and taken.offending[0][:2] == (5, "INT-CAP-5-2025-01")
+        assert list(apart) == list(alone)  # the same checks, in the same order
+        for name in alone:
+            assert apart[name].figures == alone[name].figures
+        for name in set(alone) - {checks.CAPITALIZED_ACCRUALS_MATCH}:
+            assert apart[name] == alone[name]

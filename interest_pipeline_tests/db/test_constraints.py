@@ -591,3 +591,80 @@ class TestResultsBelongToAnExecution:
             worker.join(10)
         assert [type(f) for f in failure] == [errors.ForeignKeyViolation]
         assert _count(conn, "interest_batch_account_result") == 0
+
+
+def _lines(key: str, currency: str) -> str:
+    lines = [(1, "INTEREST_EXPENSE", "1", "0"), (2, "CUSTOMER_DEPOSITS", "0", "1")]
+    return ledger(lines, key=key).replace("'USD'", f"'{currency}'")
+
+
+class TestCurrencyCheckedPerStatement:
+    """Migration 0013: the currency foreign keys of postings and journal lines, once per statement."""
+
+    def test_a_posting_statement_naming_one_unknown_currency_writes_nothing(
+        self, book: psycopg.Connection
+    ) -> None:
+        statements = [
+            posting(id=str(n), idempotency_key=f"'K-{n}'", currency="'XXX'" if n == 7 else "'USD'")
+            for n in range(2, 10)
+        ]
+        columns = statements[0].split(" VALUES ", 1)[0]
+        values = ", ".join(statement.split(" VALUES ", 1)[1] for statement in statements)
+        with pytest.raises(errors.ForeignKeyViolation, match="currency XXX, which does not exist") as caught:
+            book.execute(f"{columns} VALUES {values}")
+        assert caught.value.diag.constraint_name == "fk_interest_postings_currency_currencies"
+        assert _count(book, "interest_postings") == 1  # the fixture's only
+        known = values.replace("'XXX'", "'EUR'")
+        book.execute(f"{columns} VALUES {known}")
+        assert _count(book, "interest_postings") == 9
+
+    def test_a_journal_in_an_unknown_currency_is_refused(self, book: psycopg.Connection) -> None:
+        with pytest.raises(errors.ForeignKeyViolation) as caught:
+            book.execute(_lines("J-1", "XXX"))
+        assert caught.value.diag.constraint_name == "fk_ledger_entries_currency_currencies"
+        assert _count(book, "ledger_entries") == 0
+        book.execute(_lines("J-2", "EUR"))
+        assert _count(book, "ledger_entries") == 2
+
+    def test_moving_a_posting_to_an_unknown_currency_is_refused(self, book: psycopg.Connection) -> None:
+        with pytest.raises(errors.ForeignKeyViolation):
+            book.execute("UPDATE interest_postings SET currency = 'XXX'")
+        assert book.execute("SELECT currency FROM interest_postings").fetchone() == ("USD",)
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            "DELETE FROM currencies WHERE code = 'CHF'",
+            "UPDATE currencies SET code = 'CHX' WHERE code = 'CHF'",
+        ],
+    )
+    def test_a_currency_named_by_a_posting_or_a_line_stays(
+        self, book: psycopg.Connection, change: str
+    ) -> None:
+        # no account is in CHF: only the posting and the journal name it
+        book.execute(posting(currency="'CHF'"))
+        with pytest.raises(errors.ForeignKeyViolation, match="currency CHF is still named"):
+            book.execute(change)
+        book.execute("DELETE FROM interest_postings WHERE currency = 'CHF'")
+        book.execute(_lines("J-CHF", "CHF"))
+        with pytest.raises(errors.ForeignKeyViolation, match="currency CHF is still named"):
+            book.execute(change)
+        assert book.execute("SELECT count(*) FROM currencies WHERE code = 'CHF'").fetchone() == (1,)
+        # one no row names is deleted, another's digits can change
+        book.execute("INSERT INTO currencies VALUES ('XTS', 2)")
+        book.execute("DELETE FROM currencies WHERE code = 'XTS'")
+        book.execute("UPDATE currencies SET minor_units = minor_units WHERE code = 'CHF'")
+
+    def test_a_currency_delete_waits_for_an_inserting_chunk_and_then_finds_its_posting(
+        self, book: psycopg.Connection, clean_db: URL
+    ) -> None:
+        with psycopg.connect(libpq_url(clean_db)) as chunk, psycopg.connect(libpq_url(clean_db)) as deleter:
+            chunk.execute(posting(currency="'CHF'"))  # uncommitted: holds CHF's key-share lock
+            deleter.execute("SET lock_timeout = '500ms'")
+            with pytest.raises(errors.LockNotAvailable):
+                deleter.execute("DELETE FROM currencies WHERE code = 'CHF'")
+            deleter.rollback()
+            chunk.commit()
+            with pytest.raises(errors.ForeignKeyViolation):
+                deleter.execute("DELETE FROM currencies WHERE code = 'CHF'")
+        assert book.execute("SELECT count(*) FROM currencies WHERE code = 'CHF'").fetchone() == (1,)

@@ -460,3 +460,88 @@ class TestCapitalizationByWriteOrder:
             conn.execute("CREATE SCHEMA public")
             conn.commit()
         migrate.upgrade(scratch_url)
+
+
+PRIMARY_KEY_COLUMNS = """
+SELECT array_agg(a.attname ORDER BY k.n) FILTER (WHERE k.n <= i.indnkeyatts),
+       array_agg(a.attname ORDER BY k.n) FILTER (WHERE k.n > i.indnkeyatts)
+  FROM pg_index i
+  JOIN pg_class t ON t.oid = i.indrelid
+ CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k (attnum, n)
+  JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+ WHERE t.relname = 'interest_accrual_entries' AND i.indisprimary
+"""
+
+
+def plan_nodes(plan: dict[str, object]) -> Iterator[dict[str, object]]:
+    yield plan
+    for child in plan.get("Plans", []):  # type: ignore[attr-defined]
+        yield from plan_nodes(child)
+
+
+class TestPendingRowsIndexOnly:
+    """0012: the accrual key carries amount and write_seq, so a posting reads pending rows from it alone."""
+
+    def test_a_book_at_0011_gets_the_covering_key_and_reads_pending_rows_without_the_heap(
+        self, scratch_url: URL, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from datetime import date
+
+        from interest_pipeline.db.capitalization import pending_rows
+        from interest_pipeline.settings import DATABASE_URL_ENV, forget_settings
+        from interest_pipeline_tests.checks.books import ACCOUNTS, write_book
+        from interest_pipeline_tests.posting.support import accrue_days, days, post_day
+
+        monkeypatch.setenv(DATABASE_URL_ENV, scratch_url.render_as_string(hide_password=False))
+        forget_settings()
+        migrate.downgrade(scratch_url, "0011")
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            assert conn.execute(PRIMARY_KEY_COLUMNS).fetchone() == (["account_id", "accrual_date"], None)
+            book = write_book(conn)
+            accrue_days(conn, book, days(date(2025, 1, 1), date(2025, 2, 28)))
+            post_day(conn, date(2025, 1, 31))
+            made = conn.execute(VIEW_ROWS).fetchall()
+
+        migrate.upgrade(scratch_url)
+        pending = pending_rows("7", "'2025-02-28'::date", "'2025-01-31'::date", "p.write_seq")
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            assert conn.execute(PRIMARY_KEY_COLUMNS).fetchone() == (
+                ["account_id", "accrual_date"],
+                ["amount", "write_seq"],
+            )
+            [[options]] = conn.execute(
+                "SELECT reloptions FROM pg_class WHERE relname = 'interest_accrual_entries'"
+            )
+            assert sorted(options) == [
+                "autovacuum_vacuum_insert_scale_factor=0",
+                "autovacuum_vacuum_insert_threshold=500000",
+            ]
+            assert conn.execute(VIEW_ROWS).fetchall() == made
+            conn.execute("VACUUM ANALYZE interest_accrual_entries")
+            conn.execute("SET enable_seqscan = off")
+            conn.execute("SET enable_bitmapscan = off")
+            [[explained]] = conn.execute(
+                "EXPLAIN (ANALYZE, FORMAT JSON) SELECT sum(x.amount), count(*) FROM interest_postings p"
+                f" CROSS JOIN LATERAL ({pending}) x WHERE p.account_id = 7"
+            ).fetchall()
+            scans = [
+                (n["Node Type"], n.get("Heap Fetches"), n["Actual Rows"])
+                for n in plan_nodes(explained[0]["Plan"])
+                if n.get("Relation Name") == "interest_accrual_entries"
+            ]
+            # February's 28 rows of account 7, every one from the key's leaf entries
+            assert ("Index Only Scan", 0, 28) in scans
+            assert all(node == "Index Only Scan" for node, _, _ in scans)
+            [[posted]] = conn.execute("SELECT count(*) FROM interest_postings")
+            assert posted == ACCOUNTS
+
+        migrate.downgrade(scratch_url, "0011")
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            assert conn.execute(PRIMARY_KEY_COLUMNS).fetchone() == (["account_id", "accrual_date"], None)
+            assert conn.execute(
+                "SELECT reloptions FROM pg_class WHERE relname = 'interest_accrual_entries'"
+            ).fetchone() == (None,)
+            assert conn.execute(VIEW_ROWS).fetchall() == made
+            conn.execute("DROP SCHEMA public CASCADE")
+            conn.execute("CREATE SCHEMA public")
+        migrate.upgrade(scratch_url)
