@@ -18,6 +18,7 @@ from interest_pipeline.checks.dagster_checks import checks_definitions
 from interest_pipeline.posting.definitions import posting_definitions
 from interest_pipeline.posting.job import build_posting_job
 from interest_pipeline.ranged.job import build_ranged_job
+from interest_pipeline.reporting.month_job import month_report_definitions
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.resources.ledger import PostgresLedgerResource
 from interest_pipeline.settings import Settings, load_settings
@@ -42,6 +43,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions.merge(
         accrual_definitions(accrual_job, settings),
         posting_definitions(posting_job, accrual_job, settings),
+        month_report_definitions(posting_job, settings),
         checks_definitions(),
         alert_definitions(),
         dg.Definitions(jobs=[build_ranged_job(settings)]),

@@ -50,6 +50,7 @@ class TestCodeLocation:
             "daily_interest_accrual_schedule": ["daily_interest_accrual"],
             "interest_posting_schedule": ["interest_posting"],
             "interest_posting_after_accrual": ["interest_posting"],
+            "interest_month_report_after_posting": ["interest_month_report"],
             "interest_run_outcomes": [],
         }
 

@@ -97,7 +97,7 @@ def close_posting(
         "late_postings_made": dg.MetadataValue.int(sum(t.late_posted for t in totals)),
         "late_postings_blocked": dg.MetadataValue.int(sum(t.late_blocked for t in totals)),
     }
-    # The reconciliation checks (logged as asset check evaluations), the per-currency table and,
-    # on a month end, the month report.
+    # The reconciliation checks (logged as asset check evaluations) and the per-currency table; a
+    # month end's report follows in its own run (reporting/month_job.py).
     tables, _ = posting_close(context, database, row.id, row.business_date)
     return dg.Output(row.status, metadata={**metadata, **tables})

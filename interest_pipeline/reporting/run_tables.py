@@ -1,7 +1,7 @@
 """A run's figures as Dagster metadata tables (per currency, exact decimal strings), and its checks.
 
 What the close ops attach: one table row per currency instead of loose `total_USD`-style keys,
-the reconciliation checks' evaluations, and on a month end the month report itself.
+the reconciliation checks' evaluations (the month report is its own run: reporting/month_job.py).
 """
 
 from collections.abc import Sequence
@@ -13,9 +13,7 @@ import dagster as dg
 
 from interest_pipeline.checks.dagster_checks import report_checks
 from interest_pipeline.checks.sql import CheckResult, accrual_checks, posting_checks
-from interest_pipeline.domain import is_month_end
 from interest_pipeline.reporting import sql
-from interest_pipeline.reporting.month import month_bounds, month_report, render_table
 from interest_pipeline.resources.database import DatabaseResource
 
 
@@ -54,14 +52,12 @@ def accrual_close(
 def posting_close(
     context: dg.OpExecutionContext, database: DatabaseResource, execution_id: str, business_date: date
 ) -> tuple[dict[str, dg.MetadataValue], list[CheckResult]]:
-    """The posting run's per-currency table, its checks, and at a month end the month report."""
+    """The posting run's per-currency table and its checks. The month report is a run of its own
+    (reporting/month_job.py), requested when a month-end posting run succeeds."""
     metadata: dict[str, dg.MetadataValue] = {}
     with database.connect() as conn, database.connect() as accruals_conn:
         metadata["by_currency"] = metadata_table(sql.POSTING_RUN_COLUMNS, sql.posting_run(conn, execution_id))
         checks = posting_checks(conn, execution_id, accruals_conn)
-        if is_month_end(business_date):
-            first, last = month_bounds(f"{business_date:%Y-%m}")
-            metadata["month_report"] = dg.MetadataValue.md(render_table(month_report(conn, first, last)))
     report_checks(context, checks, business_date.isoformat())
     metadata["checks_failed"] = dg.MetadataValue.int(sum(not c.passed for c in checks))
     return metadata, checks

@@ -1,6 +1,6 @@
 """The checks as Dagster shows them: real runs of both jobs record asset check evaluations (pass or
 fail, figures, offending rows) in the instance's event log, where the UI reads them; the close ops
-attach per-currency tables and, at a month end, the month report."""
+attach per-currency tables, and a month end's posting run requests the month report's own run."""
 
 from collections.abc import Iterator
 from datetime import date
@@ -23,6 +23,7 @@ from interest_pipeline.checks.dagster_checks import (
 )
 from interest_pipeline.definitions import defs
 from interest_pipeline.posting.job import build_posting_job
+from interest_pipeline.reporting import month_job
 from interest_pipeline.reporting.month import month_report, render_table
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.resources.ledger import PostgresLedgerResource
@@ -60,6 +61,35 @@ def latest(instance: dg.DagsterInstance, name: str) -> Any:
 def close_metadata(result: dg.ExecuteInProcessResult, step: str) -> dict[str, Any]:
     [event] = [e for e in result.all_node_events if e.is_successful_output and e.step_key == step]
     return dict(event.event_specific_data.metadata)  # type: ignore[union-attr]
+
+
+def report_after(
+    instance: dg.DagsterInstance, posting: dg.ExecuteInProcessResult
+) -> dg.RunRequest | dg.SkipReason:
+    """What the month report's sensor says about the posting run `posting` (it succeeded)."""
+    [event] = [e for e in posting.all_events if e.event_type == dg.DagsterEventType.RUN_SUCCESS]
+    sensor = defs.get_sensor_def(month_job.SENSOR_NAME)
+    context = dg.build_run_status_sensor_context(
+        sensor_name=sensor.name,
+        dagster_instance=instance,
+        dagster_run=posting.dagster_run,
+        dagster_event=event,
+    )
+    outcome = sensor(context)
+    assert isinstance(outcome, dg.RunRequest | dg.SkipReason)
+    return outcome
+
+
+def test_a_posting_run_of_a_day_that_is_no_month_end_requests_no_report(
+    conn: psycopg.Connection, instance: dg.DagsterInstance
+) -> None:
+    write_book(conn)
+    accrue_january(date(2025, 1, 29))
+    accrual, posting = run_both(instance, date(2025, 1, 30))
+    assert accrual.success and posting.success
+    outcome = report_after(instance, posting)
+    assert isinstance(outcome, dg.SkipReason)
+    assert outcome.skip_message == f"posting run {posting.run_id} for 2025-01-30: not a month end"
 
 
 def test_the_definitions_declare_each_check_on_its_asset() -> None:
@@ -115,8 +145,18 @@ def test_runs_record_passed_checks_with_their_figures_and_tables(
     assert records["USD"]["accounts"] == 1 + sum(1 for n in range(1, ACCOUNTS + 1) if n % 3 == 0)
     assert records["USD"]["skipped"] == 1  # the zero-balance account: nothing to post
     assert metadata["checks_failed"].value == 0
-    # January 31st is a month end: the month report rides along
-    assert metadata["month_report"].value == render_table(month_report(conn, JAN_1, JAN_31))
+    # The month report is a run of its own, requested by the month end's successful posting run.
+    assert "month_report" not in metadata
+    request = report_after(instance, posting)
+    assert isinstance(request, dg.RunRequest)
+    assert (request.partition_key, request.run_key) == (JAN_31.isoformat(), f"month-report-{posting.run_id}")
+    report = defs.get_job_def(month_job.JOB_NAME).execute_in_process(
+        partition_key=request.partition_key, instance=instance
+    )
+    report_metadata = close_metadata(report, "report_month")
+    assert report_metadata["month_report"].value == render_table(month_report(conn, JAN_1, JAN_31))
+    assert (report_metadata["month"].value, report_metadata["through"].value) == ("2025-01", "2025-01-31")
+    assert "| USD" in report_metadata["month_report"].value
 
     accrual_records = {
         r.data["currency"]: r.data for r in close_metadata(accrual, "close_accrual")["by_currency"].records
