@@ -453,6 +453,17 @@ def posting_dates(conn: psycopg.Connection, execution_id: str) -> list[date]:
     return [r[0] for r in rows]
 
 
+def tuned_for_checks(conn: psycopg.Connection) -> None:
+    """For the rest of the transaction: no JIT, and room to group ~1M journal lines in memory.
+
+    The posting checks are a dozen whole-date aggregates: at a 1M-account month end each cost enough
+    to be JIT compiled anew, and their groupings of ~930,000 journal lines by key spilled to disk
+    at the default 4 MB work_mem. Call inside a transaction.
+    """
+    conn.execute("SET LOCAL jit = off")
+    conn.execute("SET LOCAL work_mem = '128MB'")
+
+
 def posting_checks(
     conn: psycopg.Connection, execution_id: str, accruals_conn: psycopg.Connection | None = None
 ) -> list[CheckResult]:
@@ -462,11 +473,12 @@ def posting_checks(
     postings took runs on it in a thread while the others run on `conn`: at a 1M-account month
     end it is the longest of them, and the two connections keep both of PostgreSQL's cores busy.
     """
-    dates = posting_dates(conn, execution_id)
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=1) as pool, conn.transaction():
+        tuned_for_checks(conn)
+        dates = posting_dates(conn, execution_id)
         # (a one-session resource hands out the same connection twice: then one after the other)
         taken = (
-            pool.submit(capitalized_accruals_match, accruals_conn, dates)
+            pool.submit(_tuned, capitalized_accruals_match, accruals_conn, dates)
             if accruals_conn is not None and accruals_conn is not conn
             else None
         )
@@ -474,6 +486,13 @@ def posting_checks(
         last = [gross_is_net_plus_tax(conn, dates), due_accounts_have_outcome(conn, execution_id)]
         capitalized = taken.result() if taken else capitalized_accruals_match(conn, dates)
     return [*first, capitalized, *last]
+
+
+def _tuned(check: Any, conn: psycopg.Connection, *args: Any) -> CheckResult:
+    with conn.transaction():
+        tuned_for_checks(conn)
+        result: CheckResult = check(conn, *args)
+    return result
 
 
 def accrual_checks(conn: psycopg.Connection, execution_id: str) -> list[CheckResult]:

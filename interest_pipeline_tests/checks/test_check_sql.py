@@ -301,3 +301,28 @@ class TestOnTwoConnections:
             assert apart[name].figures == alone[name].figures
         for name in set(alone) - {checks.CAPITALIZED_ACCRUALS_MATCH}:
             assert apart[name] == alone[name]
+
+    def test_the_checks_run_without_jit_and_with_room_to_group_and_leave_the_session_as_it_was(
+        self, conn: psycopg.Connection, book: PostedBook, clean_db: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        seen: dict[str, tuple[Any, ...]] = {}
+        for name in ("journals_balance", "capitalized_accruals_match"):
+            original = getattr(checks, name)
+
+            def recording(c: psycopg.Connection, *args: Any, _name: str = name, _f: Any = original) -> Any:
+                seen[_name] = c.execute(
+                    "SELECT current_setting('jit'), current_setting('work_mem')"
+                ).fetchone()
+                return _f(c, *args)
+
+            monkeypatch.setattr(checks, name, recording)
+        before = conn.execute("SELECT current_setting('jit'), current_setting('work_mem')").fetchone()
+        with psycopg.connect(libpq_url(clean_db)) as other:
+            results = checks.posting_checks(conn, book.posting_execution, other)
+            after_other = other.execute(
+                "SELECT current_setting('jit'), current_setting('work_mem')"
+            ).fetchone()
+        assert all(r.passed for r in results)
+        assert seen == {"journals_balance": ("off", "128MB"), "capitalized_accruals_match": ("off", "128MB")}
+        assert conn.execute("SELECT current_setting('jit'), current_setting('work_mem')").fetchone() == before
+        assert after_other == before and before != ("off", "128MB")
