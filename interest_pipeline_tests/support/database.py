@@ -1,6 +1,7 @@
 """Fresh, migrated PostgreSQL databases for tests: real server, real migrations."""
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,7 +63,28 @@ def fresh_database(migrated: bool = True, prefix: str = "ip_test") -> Iterator[U
 
 
 def reset_data(url: URL, seeded_config: list[tuple[object, ...]]) -> None:
-    """Empty every data table and put the job configuration back to its seeded defaults."""
+    """Empty every data table and put the job configuration back to its seeded defaults.
+
+    The servers some tests start (a dagster-daemon ticking its sensors, the API, a run still
+    closing) read these tables meanwhile. TRUNCATE takes its exclusive locks one table after
+    another, so a reader holding one table and asking for the next can deadlock with it; PostgreSQL
+    then aborts one side (seen once in a full run on the embedded server). When it aborts this one,
+    the reset is tried again: it is all one transaction, so nothing was half done.
+    """
+    for attempt in range(1, RESET_ATTEMPTS + 1):
+        try:
+            _reset_data(url, seeded_config)
+            return
+        except psycopg.errors.DeadlockDetected:
+            if attempt == RESET_ATTEMPTS:
+                raise
+            time.sleep(0.2 * attempt)
+
+
+RESET_ATTEMPTS = 5
+
+
+def _reset_data(url: URL, seeded_config: list[tuple[object, ...]]) -> None:
     with psycopg.connect(libpq_url(url), autocommit=True) as conn, ledger_truncate_allowed(conn):
         conn.execute(
             sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
