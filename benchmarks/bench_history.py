@@ -236,6 +236,8 @@ def ratio(a: float, b: float) -> str:
 
 
 def report(runs: list[dict[str, Any]], calls: int) -> None:
+    for r in runs:
+        print(f"{r['months']} months: measured {r.get('measured_at', '?')} on commit {r.get('commit', '?')}")
     print("\n| accounts | months of history | what | job s | floor s | job/floor |")
     print("| ---: | ---: | --- | ---: | ---: | ---: |")
     for r in runs:
@@ -280,6 +282,11 @@ def main() -> None:
     parser.add_argument("--months", type=int, action="append", help="months of history (repeatable)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--calls", type=int, default=20, help="API calls per median")
+    parser.add_argument(
+        "--runs-file",
+        help="JSON file of measured runs: an M already in it (same accounts and seed) is reported, not"
+        " re-measured, and each new M is added to it as soon as it is measured",
+    )
     parser.add_argument("--result-file", help=argparse.SUPPRESS)  # a child's: one M, figures as JSON
     args = parser.parse_args()
     configured = os.environ.get(DATABASE_URL_ENV)
@@ -293,15 +300,50 @@ def main() -> None:
         with open(args.result_file, "w") as out:
             json.dump(figures, out)
         return
+    saved = load_runs(args.runs_file)
     runs = []
     for m in months:
+        key = run_key(args.accounts, m, args.seed)
+        if key in saved:
+            print(f"{key}: measured before, from {args.runs_file}", flush=True)
+            runs.append(saved[key])
+            continue
         with tempfile.NamedTemporaryFile(suffix=".json") as result:
             command = [sys.executable, __file__, "--accounts", str(args.accounts), "--months", str(m)]
             command += ["--seed", str(args.seed), "--calls", str(args.calls), "--result-file", result.name]
             subprocess.run(command, check=True)
             with open(result.name) as f:
-                runs.append(json.load(f))
+                figures = json.load(f)
+        figures["commit"] = commit()
+        figures["measured_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        runs.append(figures)
+        if args.runs_file:
+            saved[key] = figures
+            with open(args.runs_file, "w") as out:
+                json.dump(saved, out, indent=1)
     report(runs, args.calls)
+
+
+def run_key(accounts: int, months: int, seed: int) -> str:
+    return f"accounts={accounts} months={months} seed={seed}"
+
+
+def load_runs(path: str | None) -> dict[str, dict[str, Any]]:
+    if not path or not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        runs: dict[str, dict[str, Any]] = json.load(f)
+    return runs
+
+
+def commit() -> str:
+    """The code measured: the checkout's commit, marked when it has uncommitted changes."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True)
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True
+    )
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
 
 
 if __name__ == "__main__":
