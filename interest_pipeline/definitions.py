@@ -40,13 +40,14 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     """Every Dagster object of the project, made from `settings`."""
     accrual_job = build_accrual_job(settings=settings)
     posting_job = build_posting_job(settings=settings)
+    ranged_job = build_ranged_job(settings)
     return dg.Definitions.merge(
         accrual_definitions(accrual_job, settings),
         posting_definitions(posting_job, accrual_job, settings),
-        month_report_definitions(posting_job, settings),
+        month_report_definitions(posting_job, ranged_job, settings),
         checks_definitions(),
         alert_definitions(),
-        dg.Definitions(jobs=[build_ranged_job(settings)]),
+        dg.Definitions(jobs=[ranged_job]),
         dg.Definitions(resources=RESOURCES),
     )
 

@@ -23,7 +23,7 @@ from interest_pipeline.batch.executions import (
     timed_out_message,
 )
 from interest_pipeline.batch.lifecycle import worker_alive
-from interest_pipeline.batch.tags import MAX_RUNTIME_TAG
+from interest_pipeline.batch.tags import MAX_RUNTIME_TAG, PARTITION_TAG
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.settings import alert_settings
 
@@ -99,6 +99,47 @@ def alert_for(row: ExecutionRow, blocked: int, run_url: str) -> Alert | None:
         totals_by_currency=dict(sorted(row.totals_by_currency.items())),
         error=row.error_message,
     )
+
+
+def report_alert(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, notifier: NotifierResource
+) -> Alert | None:
+    """A month report run (reporting.month_job) that failed: its alert, sent. It has no execution
+    row (it writes nothing), so nothing to close and no counts; the run-outcome sensor's cursor
+    is what sends it once (at least once: a daemon that dies between the send and the cursor's
+    save sends it again on restart)."""
+    if run.status != dg.DagsterRunStatus.FAILURE:
+        return None
+    alert = Alert(
+        job=run.job_name,
+        business_date=run.tags.get(PARTITION_TAG, ""),
+        status="FAILED",
+        run_id=run.run_id,
+        run_url=f"{alert_settings().dagster_url}/runs/{run.run_id}",
+        accounts_processed=0,
+        accounts_succeeded=0,
+        accounts_skipped=0,
+        accounts_failed=0,
+        accounts_blocked=0,
+        error=step_failure_message(instance, run.run_id) or failure_message(instance, run.run_id),
+    )
+    try:
+        notifier.notify(alert)
+    except Exception:
+        log.exception("alert for run %s not sent", run.run_id)
+    return alert
+
+
+def step_failure_message(instance: dg.DagsterInstance, run_id: str) -> str | None:
+    """The first failed step's error: what the op raised, under Dagster's wrapping of it."""
+    for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records:
+        event = record.event_log_entry.dagster_event
+        error = event.step_failure_data.error if event is not None else None
+        while error is not None and error.cause is not None:
+            error = error.cause
+        if error is not None:
+            return error.message.strip()[:4000]  # "RuntimeError: ..." (the class name included)
+    return None
 
 
 def handle_run_end(

@@ -4,6 +4,7 @@ It sees every finished run of both jobs (by update time, after its cursor): a ru
 FAILURE or CANCELED without its execution being closed (a killed worker that run monitoring
 marked failed, a run over dagster/max_runtime, a cancel) gets its execution closed here; then
 any FAILED, PARTIAL, timed-out or blocking run is alerted, once (alerts.outcomes.claim_alert).
+A month report run (read-only, no execution row) that failed is alerted too.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -12,9 +13,10 @@ import dagster as dg
 
 from interest_pipeline.accrual.job import JOB_NAME as ACCRUAL_JOB
 from interest_pipeline.alerts.notifier import NotifierResource
-from interest_pipeline.alerts.outcomes import handle_run_executions
+from interest_pipeline.alerts.outcomes import handle_run_executions, report_alert
 from interest_pipeline.posting.job import JOB_NAME as POSTING_JOB
 from interest_pipeline.ranged.job import JOB_NAME as RANGED_JOB
+from interest_pipeline.reporting.month_job import JOB_NAME as MONTH_REPORT_JOB
 from interest_pipeline.resources.database import DatabaseResource
 
 JOBS = (ACCRUAL_JOB, POSTING_JOB, RANGED_JOB)
@@ -29,7 +31,8 @@ BATCH = 100
     minimum_interval_seconds=15,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Closes the execution of a run that ended FAILED or CANCELED outside any step "
-    "(worker lost, timed out, canceled) and alerts on FAILED, PARTIAL, timed-out and blocking runs.",
+    "(worker lost, timed out, canceled) and alerts on FAILED, PARTIAL, timed-out and blocking runs "
+    "and on failed month reports.",
 )
 def interest_run_outcomes(
     context: dg.SensorEvaluationContext, database: DatabaseResource, notifier: NotifierResource
@@ -50,6 +53,8 @@ def interest_run_outcomes(
         if record.dagster_run.job_name in JOBS:
             alerted += len(handle_run_executions(context.instance, record.dagster_run, database, notifier))
             closed += 1
+        elif record.dagster_run.job_name == MONTH_REPORT_JOB:
+            alerted += report_alert(context.instance, record.dagster_run, notifier) is not None
         after = max(after, record.update_timestamp.astimezone(UTC))
     context.update_cursor(str(after.timestamp()))
     return dg.SkipReason(f"{closed} finished run(s) seen, {alerted} alert(s) sent")

@@ -24,11 +24,13 @@ from interest_pipeline.batch.executions import ranged_execution_id, run_id_of
 from interest_pipeline.batch.lifecycle import start_batch
 from interest_pipeline.batch.tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from interest_pipeline.data.generate import generate_book
+from interest_pipeline.definitions import defs
 from interest_pipeline.launch import LaunchedRun, launch_ranged_run
 from interest_pipeline.pipeline import PipelineRunFailed, run_ranged
 from interest_pipeline.posting.job import build_posting_job
 from interest_pipeline.ranged.job import JOB_NAME, build_ranged_job, reconstructable_ranged_job
 from interest_pipeline.ranged.ops import ACCRUAL, POSTING
+from interest_pipeline.reporting import month_job
 from interest_pipeline.resources.database import DatabaseResource, SessionDatabaseResource
 from interest_pipeline.resources.ledger import PostgresLedgerResource
 from interest_pipeline_tests.accrual.test_cli import refused_accruals
@@ -153,6 +155,13 @@ class TestSameAsSingleDateRuns:
         ).records
         per_date = len(evaluations) / len(DATES)
         assert per_date == int(per_date) and per_date >= 2
+        # it posted Jan 31: the month report's sensor requests that month's report, as it would
+        # after Jan 31's own posting run
+        requests = month_report_after(instance, run)
+        assert isinstance(requests, list)
+        assert [(r.partition_key, r.run_key, r.job_name) for r in requests] == [
+            ("2025-01-31", f"month-report-{run_id}-2025-01-31", None)
+        ]
 
     def test_a_range_run_again_writes_no_new_money_rows(
         self, conn: psycopg.Connection, instance: dg.DagsterInstance
@@ -167,6 +176,48 @@ class TestSameAsSingleDateRuns:
         assert sorted(executions(conn)) == sorted(
             [(d.isoformat(), j, "SUCCESS") for d in DATES for j in BOTH] * 2
         )
+
+
+def month_report_after(instance: dg.DagsterInstance, run: dg.DagsterRun) -> Any:
+    """What the month report's sensor (the definitions') says of the successful run `run`."""
+    [record] = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS).records
+    sensor = defs.get_sensor_def(month_job.SENSOR_NAME)
+    return sensor(
+        dg.build_run_status_sensor_context(
+            sensor_name=sensor.name,
+            dagster_instance=instance,
+            dagster_run=run,
+            dagster_event=record.event_log_entry.dagster_event,  # type: ignore[arg-type]
+        )
+    )
+
+
+class TestMonthReportRequests:
+    def ranged_run(self, start: str, end: str, job_types: list[str] | None = None) -> dg.DagsterRun:
+        config = {"ops": {"run_dates": {"config": {"job_types": job_types}}}} if job_types else {}
+        return dg.DagsterRun(
+            job_name=JOB_NAME,
+            run_id="r1",
+            run_config=config,
+            tags={PARTITION_RANGE_START_TAG: start, PARTITION_RANGE_END_TAG: end},
+        )
+
+    def test_one_request_per_month_end_of_the_range_in_order(self) -> None:
+        requests = month_job.report_requests(self.ranged_run("2024-12-15", "2025-03-01"))
+        assert isinstance(requests, list)
+        assert [(r.partition_key, r.run_key) for r in requests] == [
+            (d, f"month-report-r1-{d}") for d in ("2024-12-31", "2025-01-31", "2025-02-28")
+        ]
+
+    def test_a_range_without_month_end_or_without_postings_requests_none(self) -> None:
+        outcome = month_job.report_requests(self.ranged_run("2025-01-02", "2025-01-30"))
+        assert isinstance(outcome, dg.SkipReason)
+        assert outcome.skip_message == "ranged run r1 for 2025-01-02..2025-01-30: no month end"
+        outcome = month_job.report_requests(self.ranged_run("2025-01-02", "2025-02-05", [ACCRUAL]))
+        assert isinstance(outcome, dg.SkipReason)
+        assert outcome.skip_message == "ranged run r1 posted nothing (job types ['daily_interest_accrual'])"
+        requests = month_job.report_requests(self.ranged_run("2025-01-02", "2025-02-05", [POSTING]))
+        assert [r.partition_key for r in requests] == ["2025-01-31"]  # type: ignore[union-attr]
 
 
 class TestStopsAtTheFirstFailure:

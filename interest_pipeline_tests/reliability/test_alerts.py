@@ -17,6 +17,8 @@ from interest_pipeline.alerts.outcomes import alert_for, handle_run_end
 from interest_pipeline.alerts.sensor import interest_run_outcomes
 from interest_pipeline.batch.executions import ExecutionRow
 from interest_pipeline.cli import main
+from interest_pipeline.definitions import defs
+from interest_pipeline.reporting import month_job
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.settings import (
     ALERT_EMAIL_TO_ENV,
@@ -204,6 +206,47 @@ class TestTheSensor:
                 )
             )
         assert [(a.run_id, a.status) for a in RecordingNotifier.sent] == [(run_id, "FAILED")]
+
+
+class TestMonthReportRuns:
+    def test_a_failed_month_report_is_alerted_once_with_its_error_and_a_good_one_not(
+        self, book: Book, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def broken(*_: object) -> None:
+            raise RuntimeError("statement timeout")
+
+        report_job = defs.get_job_def(month_job.JOB_NAME)
+        RecordingNotifier.sent.clear()
+        with dg.instance_for_test() as instance:
+            with monkeypatch.context() as patch:
+                patch.setattr(month_job, "month_report", broken)
+                failed = report_job.execute_in_process(
+                    partition_key="2025-01-31", instance=instance, raise_on_error=False
+                )
+            good = report_job.execute_in_process(partition_key="2025-02-28", instance=instance)
+            assert (failed.success, good.success) == (False, True)
+
+            def tick() -> None:
+                context = dg.build_sensor_context(
+                    instance=instance,
+                    resources={"database": DatabaseResource(), "notifier": RecordingNotifier()},
+                    cursor=cursor[0],
+                )
+                interest_run_outcomes.evaluate_tick(context)
+                cursor[0] = context.cursor
+
+            cursor: list[str | None] = [None]
+            tick()
+            tick()
+        [alert] = RecordingNotifier.sent
+        assert (alert.job, alert.business_date, alert.status, alert.run_id) == (
+            "interest_month_report",
+            "2025-01-31",
+            "FAILED",
+            failed.run_id,
+        )
+        assert alert.error == "RuntimeError: statement timeout"
+        assert alert.subject() == "[interest-pipeline] interest_month_report 2025-01-31 FAILED"
 
 
 def _row(status: str, error: str | None = None) -> ExecutionRow:
