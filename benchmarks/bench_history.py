@@ -308,13 +308,14 @@ def main() -> None:
             print(f"{key}: measured before, from {args.runs_file}", flush=True)
             runs.append(saved[key])
             continue
+        measured_commit = commit()  # the code the child imports now, not HEAD when it ends
         with tempfile.NamedTemporaryFile(suffix=".json") as result:
             command = [sys.executable, __file__, "--accounts", str(args.accounts), "--months", str(m)]
             command += ["--seed", str(args.seed), "--calls", str(args.calls), "--result-file", result.name]
             subprocess.run(command, check=True)
             with open(result.name) as f:
                 figures = json.load(f)
-        figures["commit"] = commit()
+        figures["commit"] = measured_commit
         figures["measured_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         runs.append(figures)
         if args.runs_file:
