@@ -123,11 +123,16 @@ def report_alert(
         accounts_blocked=0,
         error=step_failure_message(instance, run.run_id) or failure_message(instance, run.run_id),
     )
+    send(notifier, alert)
+    return alert
+
+
+def send(notifier: NotifierResource, alert: Alert) -> None:
+    """Send `alert`; a channel that fails is logged, never raised (an alert never fails a run)."""
     try:
         notifier.notify(alert)
     except Exception:
-        log.exception("alert for run %s not sent", run.run_id)
-    return alert
+        log.exception("alert for run %s not sent", alert.run_id)
 
 
 def step_failure_message(instance: dg.DagsterInstance, run_id: str) -> str | None:
@@ -185,11 +190,6 @@ def handle_run_executions(
             if alert is not None and claim_alert(conn, row.id):
                 alerts.append(alert)
     # After the commit, outside the transaction: a slow channel holds no row lock.
-    sent: list[Alert] = []
     for alert in alerts:
-        try:
-            notifier.notify(alert)
-        except Exception:
-            log.exception("alert for run %s not sent", run.run_id)
-        sent.append(alert)
-    return sent
+        send(notifier, alert)
+    return alerts

@@ -12,7 +12,7 @@ A ranged run (interest_pipeline.ranged, small books) that posts requests one rep
 in its range once it has succeeded, as the single-date posting runs of those dates would have.
 """
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, cast
 
 import dagster as dg
@@ -20,6 +20,7 @@ import dagster as dg
 from interest_pipeline.batch.orchestration import business_date_partitions
 from interest_pipeline.batch.tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG, PARTITION_TAG
 from interest_pipeline.domain import is_month_end
+from interest_pipeline.launch import business_dates
 from interest_pipeline.posting.sql import JOB_TYPE as POSTING_JOB_TYPE
 from interest_pipeline.ranged.job import JOB_NAME as RANGED_JOB_NAME
 from interest_pipeline.ranged.ops import OP_NAME as RANGED_OP_NAME
@@ -87,17 +88,15 @@ def ranged_job_types(run: dg.DagsterRun) -> list[str]:
 
 def ranged_report_requests(run: dg.DagsterRun) -> list[dg.RunRequest] | dg.SkipReason:
     """After a successful ranged run that posted: one report per month end of its range."""
-    if POSTING_JOB_TYPE not in ranged_job_types(run):
-        return dg.SkipReason(f"ranged run {run.run_id} posted nothing (job types {ranged_job_types(run)})")
+    job_types = ranged_job_types(run)
+    if POSTING_JOB_TYPE not in job_types:
+        return dg.SkipReason(f"ranged run {run.run_id} posted nothing (job types {job_types})")
     start = run.tags.get(PARTITION_RANGE_START_TAG, run.tags.get(PARTITION_TAG))
     end = run.tags.get(PARTITION_RANGE_END_TAG, run.tags.get(PARTITION_TAG))
     if start is None or end is None:
         return dg.SkipReason(f"ranged run {run.run_id} has no partition range (business dates)")
-    first, last = date.fromisoformat(start), date.fromisoformat(end)
     month_ends = [
-        day
-        for day in (first + timedelta(days=i) for i in range((last - first).days + 1))
-        if is_month_end(day)
+        day for day in business_dates(date.fromisoformat(start), date.fromisoformat(end)) if is_month_end(day)
     ]
     if not month_ends:
         return dg.SkipReason(f"ranged run {run.run_id} for {start}..{end}: no month end")
