@@ -29,6 +29,7 @@ from interest_pipeline.batch.executions import (
     timed_out_message,
 )
 from interest_pipeline.batch.executions import seconds_left as execution_seconds_left
+from interest_pipeline.data.statistics import refresh_stale_statistics
 from interest_pipeline.resources.database import DatabaseResource
 
 # What the orchestrator knows of a run: 'RUNNING', 'SUCCESS', 'FAILED', 'CANCELLED', or None (unknown).
@@ -123,11 +124,16 @@ def start_batch(
 
     The execution's id is `execution_id`, by default the run id (a single-date run); a ranged
     run gives each of its dates its own (executions.ranged_execution_id).
-    Validation comes first and raises BatchConfigError before any write.
+    Validation comes first and raises BatchConfigError before any write. Then the planner
+    statistics of the tables the run reads are refreshed where they have drifted
+    (data.statistics.refresh_stale_statistics).
     """
     execution_id = execution_id or run_id
     with database.connect() as conn:
         config = merge_config(load_job_config(conn, job_type, run_config.config_id), run_config)
+        # Before the chunk plan and every chunk statement are planned on them (after validation:
+        # a bad config fails before anything is done).
+        refresh_stale_statistics(conn)
         closed = close_stale_executions(
             conn, job_type, run_state, exclude=execution_id, timeout_seconds=config.timeout_seconds
         )
