@@ -345,13 +345,34 @@ def account_status_upsert(job_type: str, source: str) -> str:
     """Upsert `interest_batch_account_status` from `source` (account_id, result_status, reason,
     error_message).
 
-    A run for an older date than an account's latest never moves its status back.
+    A run for an older date than an account's latest never moves its status back; it only moves
+    the account's first result date back when it is earlier (the posting's completeness check
+    counts missing accrual dates from it).
     """
+    newer = "st.last_business_date <= EXCLUDED.last_business_date"
+    latest = {
+        "last_business_date": "EXCLUDED.last_business_date",
+        "last_status": "EXCLUDED.last_status",
+        "last_execution_id": "EXCLUDED.last_execution_id",
+        "last_success_date": "coalesce(EXCLUDED.last_success_date, st.last_success_date)",
+        "consecutive_failures": """CASE
+                WHEN EXCLUDED.last_status <> 'FAILED' THEN 0
+                WHEN st.last_status <> 'FAILED' THEN 1
+                -- a re-run of the same date is the same failure, not another one
+                WHEN st.last_business_date = EXCLUDED.last_business_date THEN st.consecutive_failures
+                ELSE st.consecutive_failures + 1 END""",
+        "last_error": "EXCLUDED.last_error",
+        "updated_at": "EXCLUDED.updated_at",
+    }
+    sets = ",\n            ".join(
+        f"{column} = CASE WHEN {newer} THEN {value} ELSE st.{column} END" for column, value in latest.items()
+    )
     return f"""
         INSERT INTO interest_batch_account_status AS st
-            (account_id, job_type, last_business_date, last_status, last_execution_id,
-             last_success_date, consecutive_failures, last_error, updated_at)
-        SELECT s.account_id, '{job_type}', %(business_date)s::date, s.result_status, %(execution_id)s,
+            (account_id, job_type, first_business_date, last_business_date, last_status,
+             last_execution_id, last_success_date, consecutive_failures, last_error, updated_at)
+        SELECT s.account_id, '{job_type}', %(business_date)s::date, %(business_date)s::date,
+               s.result_status, %(execution_id)s,
                CASE WHEN s.result_status = 'SUCCESS' THEN %(business_date)s::date END,
                CASE WHEN s.result_status = 'FAILED' THEN 1 ELSE 0 END,
                CASE WHEN s.result_status = 'FAILED' THEN coalesce(s.error_message, s.reason) END,
@@ -359,17 +380,7 @@ def account_status_upsert(job_type: str, source: str) -> str:
           FROM {source} s
          ORDER BY s.account_id
         ON CONFLICT (account_id, job_type) DO UPDATE SET
-            last_business_date = EXCLUDED.last_business_date,
-            last_status = EXCLUDED.last_status,
-            last_execution_id = EXCLUDED.last_execution_id,
-            last_success_date = coalesce(EXCLUDED.last_success_date, st.last_success_date),
-            consecutive_failures = CASE
-                WHEN EXCLUDED.last_status <> 'FAILED' THEN 0
-                WHEN st.last_status <> 'FAILED' THEN 1
-                -- a re-run of the same date is the same failure, not another one
-                WHEN st.last_business_date = EXCLUDED.last_business_date THEN st.consecutive_failures
-                ELSE st.consecutive_failures + 1 END,
-            last_error = EXCLUDED.last_error,
-            updated_at = EXCLUDED.updated_at
-        WHERE st.last_business_date <= EXCLUDED.last_business_date
+            first_business_date = least(st.first_business_date, EXCLUDED.first_business_date),
+            {sets}
+        WHERE {newer} OR st.first_business_date > EXCLUDED.first_business_date
     """

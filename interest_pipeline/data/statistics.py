@@ -23,7 +23,7 @@ BATCH_TABLES = (
 # autovacuum's own defaults (autovacuum_analyze_threshold, autovacuum_analyze_scale_factor): a run
 # analyzes what autovacuum would already have analyzed, no more often.
 ANALYZE_THRESHOLD = 50
-ANALYZE_SCALE_FACTOR = 0.1
+ANALYZE_SCALE_PERCENT = 10  # autovacuum_analyze_scale_factor 0.1, in whole percent
 
 # Tables modified past autovacuum's trigger since their last ANALYZE (by hand or by autovacuum), or
 # never analyzed at all. reltuples is -1 until a table is first analyzed or vacuumed.
@@ -34,7 +34,7 @@ SELECT s.relname
  WHERE s.schemaname = current_schema() AND s.relname = ANY (%(tables)s)
    AND s.n_mod_since_analyze > 0
    AND ((s.last_analyze IS NULL AND s.last_autoanalyze IS NULL)
-        OR s.n_mod_since_analyze > %(threshold)s + %(scale)s * greatest(c.reltuples, 0))
+        OR s.n_mod_since_analyze > %(threshold)s + %(percent)s * greatest(c.reltuples, 0) / 100)
  ORDER BY s.relname
 """
 
@@ -53,7 +53,7 @@ def analyze(conn: psycopg.Connection, tables: Sequence[str]) -> None:
 def stale_tables(conn: psycopg.Connection, tables: Sequence[str] = BATCH_TABLES) -> list[str]:
     """Those of `tables` whose statistics autovacuum would refresh now."""
     rows = conn.execute(
-        STALE_SQL, {"tables": list(tables), "threshold": ANALYZE_THRESHOLD, "scale": ANALYZE_SCALE_FACTOR}
+        STALE_SQL, {"tables": list(tables), "threshold": ANALYZE_THRESHOLD, "percent": ANALYZE_SCALE_PERCENT}
     ).fetchall()
     return [str(name) for (name,) in rows]
 

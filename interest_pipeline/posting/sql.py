@@ -316,10 +316,12 @@ gap AS (
            AND e.status IN ('SUCCESS', 'PARTIAL') AND e.account_ids IS NULL
            AND t.account_type = ANY (e.account_types))
 ),
+-- The account's first accrual result date, off its status row (migration 0014: the result log
+-- has no per-account index, a million entries a night on random pages). No row: no result yet.
 first_result AS (
     SELECT c.account_id,
-           (SELECT min(r.business_date) FROM interest_batch_account_result r
-             WHERE r.account_id = c.account_id AND r.job_type = '{ACCRUAL_JOB_TYPE}') AS first_date
+           (SELECT st.first_business_date FROM interest_batch_account_status st
+             WHERE st.account_id = c.account_id AND st.job_type = '{ACCRUAL_JOB_TYPE}') AS first_date
       FROM cand c
      WHERE EXISTS (SELECT 1 FROM gap g WHERE g.account_type = c.account_type
                      AND g.gap_date > coalesce(c.prev_posting_date, '-infinity'::date))

@@ -79,10 +79,20 @@ SELECT a.product_code, a.currency, r.job_type, r.status, split_part(r.reason, ':
   FROM interest_batch_account_result r
   JOIN accounts a ON a.id = r.account_id
  WHERE r.status <> 'SUCCESS' AND r.business_date BETWEEN %(first)s AND %(last)s
+   -- a later result of the same (job, account, date), by the indexed paths of migration 0014: a
+   -- posting's through the posting results' index, an accrual's through the date's executions
    AND NOT EXISTS (
        SELECT 1 FROM interest_batch_account_result later
-        WHERE later.account_id = r.account_id AND later.job_type = r.job_type
+        WHERE r.job_type = 'interest_posting' AND later.job_type = 'interest_posting'
+          AND later.account_id = r.account_id AND later.business_date = r.business_date
+          AND (later.created_at, later.execution_id) > (r.created_at, r.execution_id))
+   AND NOT EXISTS (
+       SELECT 1 FROM interest_batch_execution e
+         JOIN interest_batch_account_result later
+           ON later.execution_id = e.id AND later.account_id = r.account_id
           AND later.business_date = r.business_date
+        WHERE r.job_type = 'daily_interest_accrual' AND e.job_type = 'daily_interest_accrual'
+          AND e.business_date = r.business_date
           AND (later.created_at, later.execution_id) > (r.created_at, r.execution_id))
  GROUP BY 1, 2, 3, 4, 5
  ORDER BY 1, 2, 3, 4, 5
@@ -207,11 +217,22 @@ SELECT balance, amount, status, posting_id, capitalization_date, execution_id FR
  WHERE account_id = %(account_id)s AND accrual_date = %(day)s
 """
 
-# The latest result of each job for the account and date (a re-run's result wins).
+# The latest result of each job for the account and date (a re-run's result wins): the posting's
+# through the posting results' index, the accrual's through that date's accrual executions (an
+# accrual run's results are of its own date) by the primary key (migration 0014).
 RESULTS_SQL = """
 SELECT DISTINCT ON (job_type) job_type, status, reason, amount, execution_id
-  FROM interest_batch_account_result
- WHERE account_id = %(account_id)s AND business_date = %(day)s
+  FROM (SELECT r.job_type, r.status, r.reason, r.amount, r.execution_id, r.created_at
+          FROM interest_batch_account_result r
+         WHERE r.job_type = 'interest_posting' AND r.account_id = %(account_id)s
+           AND r.business_date = %(day)s
+        UNION ALL
+        SELECT r.job_type, r.status, r.reason, r.amount, r.execution_id, r.created_at
+          FROM interest_batch_execution e
+          JOIN interest_batch_account_result r
+            ON r.execution_id = e.id AND r.account_id = %(account_id)s AND r.business_date = %(day)s
+         WHERE e.job_type = 'daily_interest_accrual' AND e.business_date = %(day)s
+           AND r.job_type = 'daily_interest_accrual') x
  ORDER BY job_type, created_at DESC, execution_id DESC
 """
 

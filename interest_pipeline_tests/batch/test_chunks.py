@@ -41,9 +41,10 @@ class TestPlanChunks:
     def test_chunks_with_failed_accounts_come_first(self, ten_accounts: Book) -> None:
         ten_accounts.conn.execute(
             "INSERT INTO interest_batch_account_status (account_id, job_type, last_business_date, last_status,"
-            " last_execution_id) VALUES (144, 'daily_interest_accrual', '2025-01-01', 'FAILED', 'r'),"
-            " (8, 'daily_interest_accrual', '2025-01-01', 'FAILED', 'r'),"
-            " (34, 'interest_posting', '2025-01-01', 'FAILED', 'r')"
+            " last_execution_id, first_business_date)"
+            " VALUES (144, 'daily_interest_accrual', '2025-01-01', 'FAILED', 'r', '2025-01-01'),"
+            " (8, 'daily_interest_accrual', '2025-01-01', 'FAILED', 'r', '2025-01-01'),"
+            " (34, 'interest_posting', '2025-01-01', 'FAILED', 'r', '2025-01-01')"
         )
         chunks = plan_chunks(
             ten_accounts.conn,

@@ -13,7 +13,7 @@ from interest_pipeline.batch.config import BatchRunConfig
 from interest_pipeline.batch.lifecycle import start_batch
 from interest_pipeline.data.generate import generate_book
 from interest_pipeline.data.statistics import (
-    ANALYZE_SCALE_FACTOR,
+    ANALYZE_SCALE_PERCENT,
     ANALYZE_THRESHOLD,
     BATCH_TABLES,
     refresh_stale_statistics,
@@ -87,7 +87,7 @@ class TestStaleTables:
         count, rows = analyzed(book, "accounts")
         assert rows == ACCOUNTS
         # autovacuum's trigger for 240 rows: 50 + 0.1 * 240 = 74 changes
-        trigger = ANALYZE_THRESHOLD + ANALYZE_SCALE_FACTOR * ACCOUNTS
+        trigger = ANALYZE_THRESHOLD + ANALYZE_SCALE_PERCENT * ACCOUNTS // 100
         assert trigger == 74
         book.execute("UPDATE accounts SET rate_override = rate_override WHERE id <= 74")
         flushed(book)

@@ -414,8 +414,8 @@ def pipeline_state(conn: psycopg.Connection, *, with_ledger: bool = True) -> Non
     )
     conn.execute(
         "INSERT INTO interest_batch_account_status (account_id, job_type, last_business_date, last_status,"
-        " last_execution_id) VALUES (1, 'daily_interest_accrual', %(d)s, 'SUCCESS', 'run-a'),"
-        " (1, 'interest_posting', %(d)s, 'SUCCESS', 'run-p')",
+        " last_execution_id, first_business_date) VALUES (1, 'daily_interest_accrual', %(d)s, 'SUCCESS', 'run-a', %(d)s),"
+        " (1, 'interest_posting', %(d)s, 'SUCCESS', 'run-p', %(d)s)",
         {"d": START},
     )
     if with_ledger:

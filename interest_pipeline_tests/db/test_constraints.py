@@ -295,8 +295,15 @@ BAD_ROWS: list[tuple[str, str, str]] = [
     (
         "status of unknown job",
         "INSERT INTO interest_batch_account_status (account_id, job_type, last_business_date, last_status,"
-        " last_execution_id) VALUES (1, 'other', '2025-01-01', 'SUCCESS', 'run-1')",
+        " last_execution_id, first_business_date) VALUES (1, 'other', '2025-01-01', 'SUCCESS', 'run-1', '2025-01-01')",
         "ck_interest_batch_account_status_job_type",
+    ),
+    (
+        "status whose first result date is after its last",
+        "INSERT INTO interest_batch_account_status (account_id, job_type, last_business_date, last_status,"
+        " last_execution_id, first_business_date)"
+        " VALUES (1, 'daily_interest_accrual', '2025-01-01', 'SUCCESS', 'run-1', '2025-01-02')",
+        "ck_interest_batch_account_status_first_date_not_after_last",
     ),
 ]
 

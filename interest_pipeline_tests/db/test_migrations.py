@@ -494,13 +494,16 @@ class TestPendingRowsIndexOnly:
 
         monkeypatch.setenv(DATABASE_URL_ENV, scratch_url.render_as_string(hide_password=False))
         forget_settings()
-        migrate.downgrade(scratch_url, "0011")
+        # The book is made by today's code (which writes today's columns), then taken to 0011.
         with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
-            assert conn.execute(PRIMARY_KEY_COLUMNS).fetchone() == (["account_id", "accrual_date"], None)
             book = write_book(conn)
             accrue_days(conn, book, days(date(2025, 1, 1), date(2025, 2, 28)))
             post_day(conn, date(2025, 1, 31))
             made = conn.execute(VIEW_ROWS).fetchall()
+        migrate.downgrade(scratch_url, "0011")
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            assert conn.execute(PRIMARY_KEY_COLUMNS).fetchone() == (["account_id", "accrual_date"], None)
+            assert conn.execute(VIEW_ROWS).fetchall() == made
 
         migrate.upgrade(scratch_url)
         pending = pending_rows("7", "'2025-02-28'::date", "'2025-01-31'::date", "p.write_seq")
@@ -542,6 +545,93 @@ class TestPendingRowsIndexOnly:
                 "SELECT reloptions FROM pg_class WHERE relname = 'interest_accrual_entries'"
             ).fetchone() == (None,)
             assert conn.execute(VIEW_ROWS).fetchall() == made
+            conn.execute("DROP SCHEMA public CASCADE")
+            conn.execute("CREATE SCHEMA public")
+        migrate.upgrade(scratch_url)
+
+
+RESULT_INDEXES = """
+SELECT indexname FROM pg_indexes WHERE tablename = 'interest_batch_account_result' ORDER BY 1
+"""
+FIRST_RESULTS = """
+SELECT account_id, job_type, min(business_date) FROM interest_batch_account_result GROUP BY 1, 2 ORDER BY 1, 2
+"""
+FIRST_DATES = """
+SELECT account_id, job_type, first_business_date FROM interest_batch_account_status ORDER BY 1, 2
+"""
+
+
+class TestResultLogWithoutAccountIndex:
+    """0014: the result log loses its per-account index; each account's first result date moves to
+    its status row, and the completeness check still counts missing dates from it."""
+
+    def test_a_book_at_0013_keeps_its_first_result_dates_and_still_blocks_a_gap(
+        self, scratch_url: URL, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from datetime import date
+
+        from interest_pipeline.settings import DATABASE_URL_ENV, forget_settings
+        from interest_pipeline_tests.checks.books import ACCOUNTS, write_book
+        from interest_pipeline_tests.posting.support import accrue_day, accrue_days, days, post_day
+
+        monkeypatch.setenv(DATABASE_URL_ENV, scratch_url.render_as_string(hide_password=False))
+        forget_settings()
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            conn.execute("DROP SCHEMA public CASCADE")
+            conn.execute("CREATE SCHEMA public")
+        migrate.upgrade(scratch_url)
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            book = write_book(conn)
+            accrue_days(conn, book, days(date(2025, 1, 3), date(2025, 1, 31)))
+            # a backfill of an earlier date, after the later ones: it moves the first date back
+            accrue_day(conn, book, date(2025, 1, 1))
+            first_results = conn.execute(FIRST_RESULTS).fetchall()
+            assert {d for _, _, d in first_results} == {date(2025, 1, 1)}
+            assert len(first_results) == ACCOUNTS + 1  # and the zero balance's SKIPPED
+            assert conn.execute(FIRST_DATES).fetchall() == first_results
+
+        migrate.downgrade(scratch_url, "0013")
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            assert [name for (name,) in conn.execute(RESULT_INDEXES)] == [
+                "ix_interest_batch_account_result_account_id_job_type_bu_cc1d",
+                "ix_interest_batch_account_result_execution_not_success",
+                "ix_interest_batch_account_result_failed_postings",
+                "ix_interest_batch_account_result_not_success",
+                "pk_interest_batch_account_result",
+            ]
+            assert conn.execute(
+                "SELECT count(*) FROM information_schema.columns"
+                " WHERE table_name = 'interest_batch_account_status' AND column_name = 'first_business_date'"
+            ).fetchone() == (0,)
+
+        migrate.upgrade(scratch_url)
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            assert [name for (name,) in conn.execute(RESULT_INDEXES)] == [
+                "ix_interest_batch_account_result_execution_not_success",
+                "ix_interest_batch_account_result_failed_postings",
+                "ix_interest_batch_account_result_not_success",
+                "ix_interest_batch_account_result_posting_results",
+                "pk_interest_batch_account_result",
+            ]
+            assert conn.execute(FIRST_DATES).fetchall() == first_results
+
+            # January 2nd was never accrued: every account's posting of the 31st is blocked by it
+            blocked = post_day(conn, date(2025, 1, 31))
+            assert (blocked.succeeded, blocked.execution.accounts_failed) == (0, ACCOUNTS + 1)
+            reasons = conn.execute(
+                "SELECT DISTINCT reason FROM interest_batch_account_result"
+                " WHERE job_type = 'interest_posting' AND status = 'FAILED'"
+            ).fetchall()
+            assert len(reasons) == 1 and "2025-01-02" in reasons[0][0]
+            assert conn.execute("SELECT count(*) FROM interest_postings").fetchone() == (0,)
+
+            # repaired, the next posting run makes them all (the owed check reads the new index)
+            accrue_day(conn, book, date(2025, 1, 2))
+            made = post_day(conn, date(2025, 1, 31))
+            assert (made.succeeded, made.execution.accounts_failed) == (ACCOUNTS, 0)
+            assert conn.execute(
+                "SELECT count(*), min(first_accrual_date), max(last_accrual_date) FROM interest_postings"
+            ).fetchone() == (ACCOUNTS, date(2025, 1, 1), date(2025, 1, 31))
             conn.execute("DROP SCHEMA public CASCADE")
             conn.execute("CREATE SCHEMA public")
         migrate.upgrade(scratch_url)

@@ -16,7 +16,7 @@ import psycopg
 
 from interest_pipeline.accrual import sql as accrual_sql
 from interest_pipeline.batch.config import BatchRunConfig
-from interest_pipeline.batch.executions import ExecutionRow
+from interest_pipeline.batch.executions import ExecutionRow, account_status_upsert
 from interest_pipeline.batch.lifecycle import finish_batch, run_chunk, start_batch
 from interest_pipeline.domain import (
     AccountFacts,
@@ -165,6 +165,9 @@ class Book:
         )
 
 
+STATUS_SOURCE = "(SELECT account_id, result_status, reason, NULL::text AS error_message FROM src)"
+
+
 def accrue_day(
     conn: psycopg.Connection,
     book: Book,
@@ -213,6 +216,20 @@ def accrue_day(
             "INSERT INTO interest_batch_account_result (execution_id, job_type, business_date, account_id,"
             " status, amount, reason) VALUES (%s, 'daily_interest_accrual', %s, %s, %s, %s, %s)",
             results,
+        )
+        # and each account's status row, by the job's own upsert (its first result date is where
+        # the posting's completeness check starts counting missing dates)
+        cur.execute(
+            "WITH src AS (SELECT * FROM unnest(%(ids)s::bigint[], %(statuses)s::text[], %(reasons)s::text[])"
+            " AS u (account_id, result_status, reason)),"
+            f" upserted AS ({account_status_upsert(accrual_sql.JOB_TYPE, STATUS_SOURCE)}) SELECT 1",
+            {
+                "ids": [r[2] for r in results],
+                "statuses": [r[3] for r in results],
+                "reasons": [r[5] for r in results],
+                "business_date": d,
+                "execution_id": execution_id,
+            },
         )
         cur.executemany(
             "INSERT INTO interest_accruals (account_id, accrual_date, balance, amount, execution_id)"

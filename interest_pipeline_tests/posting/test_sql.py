@@ -227,7 +227,7 @@ class TestPlanChunks:
         )
         conn.execute(
             "INSERT INTO interest_batch_account_status (account_id, job_type, last_business_date, last_status,"
-            " last_execution_id) VALUES (5, 'interest_posting', '2024-12-31', 'FAILED', 'x')"
+            " last_execution_id, first_business_date) VALUES (5, 'interest_posting', '2024-12-31', 'FAILED', 'x', '2024-12-31')"
         )
         chunks = posting_sql.plan_chunks(conn, JAN_31, effective(batch_size=1, failed_first=True))
         assert [(c.index, c.has_failed_accounts) for c in chunks] == [
