@@ -59,7 +59,8 @@ def stale_tables(conn: psycopg.Connection, tables: Sequence[str] = BATCH_TABLES)
 
 
 def refresh_stale_statistics(conn: psycopg.Connection, tables: Sequence[str] = BATCH_TABLES) -> list[str]:
-    """ANALYZE, inside the caller's transaction, those of `tables` that have drifted; returns them.
+    """ANALYZE, inside the caller's transaction, those of `tables` that have drifted and are not
+    locked by another session at that moment; returns the drifted ones.
 
     A run does not trust autovacuum to have come by: on a server where it is off or behind, a
     history table that grew by months since its last ANALYZE has the planner guess every due
@@ -71,5 +72,10 @@ def refresh_stale_statistics(conn: psycopg.Connection, tables: Sequence[str] = B
     """
     stale = stale_tables(conn, tables)
     if stale:
-        conn.execute(sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(sql.Identifier(t) for t in stale)))
+        # SKIP_LOCKED: never wait. A table locked by someone else (a posting chunk's SHARE lock on
+        # the accruals, an operator's maintenance) is left for the next run; waiting would hold
+        # this run's planning, and with it every chunk, behind that lock.
+        conn.execute(
+            sql.SQL("ANALYZE (SKIP_LOCKED) {}").format(sql.SQL(", ").join(sql.Identifier(t) for t in stale))
+        )
     return stale

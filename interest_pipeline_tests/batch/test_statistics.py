@@ -116,6 +116,29 @@ class TestStaleTables:
         finally:
             conn.execute("DROP TABLE statistics_probe")
 
+    def test_a_table_locked_elsewhere_is_skipped_not_waited_for(self, conn: psycopg.Connection) -> None:
+        """A posting chunk holds the accruals in SHARE mode for its whole transaction: a run
+        starting meanwhile must not sit behind it (nor hold its own chunks behind itself)."""
+        conn.execute("CREATE TABLE statistics_probe (id integer)")
+        try:
+            conn.execute("INSERT INTO statistics_probe VALUES (1)")
+            flushed(conn)
+            with psycopg.connect(conn.info.dsn) as holder:
+                holder.execute("LOCK TABLE statistics_probe IN SHARE MODE")
+                started = time.monotonic()
+                with conn.transaction():
+                    conn.execute("SET LOCAL lock_timeout = '5s'")
+                    assert refresh_stale_statistics(conn, ["statistics_probe"]) == ["statistics_probe"]
+                assert time.monotonic() - started < 2
+                flushed(conn)
+                assert analyzed(conn, "statistics_probe") == (0, -1)  # skipped: never analyzed
+            with conn.transaction():
+                assert refresh_stale_statistics(conn, ["statistics_probe"]) == ["statistics_probe"]
+            flushed(conn)
+            assert analyzed(conn, "statistics_probe") == (1, 1)
+        finally:
+            conn.execute("DROP TABLE statistics_probe")
+
 
 class TestRunsRefreshStatistics:
     def test_the_next_run_analyzes_what_the_last_one_wrote(self, book: psycopg.Connection) -> None:
