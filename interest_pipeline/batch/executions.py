@@ -39,7 +39,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from interest_pipeline.batch.config import EffectiveConfig
 from interest_pipeline.db import core
 from interest_pipeline.db.tables import EXECUTION, RESULT
-from interest_pipeline.domain.enums import ExecutionStatus
+from interest_pipeline.domain.enums import ExecutionStatus, JobType
 
 FINAL_STATUSES = tuple(s.value for s in ExecutionStatus if s is not ExecutionStatus.RUNNING)
 
@@ -339,6 +339,26 @@ def account_results_insert(job_type: str, source: str) -> str:
          ORDER BY s.account_id
         RETURNING status, amount, previous_amount, currency
     """
+
+
+def account_results_of(job_type: str, account: str, day: str) -> str:
+    """SQL: the rows of interest_batch_account_result of `job_type` for the SQL expressions
+    `account` and `day`, by an indexed path (migration 0014 dropped the per-account index).
+
+    A posting's through the partial index of posting results; an accrual's through that date's
+    accrual executions and the primary key (an accrual run writes results of its own date only).
+    Its own aliases are x and x_e: `account` and `day` may name the caller's columns under any
+    other alias (under x they would name these rows, and match every one).
+    """
+    if job_type == JobType.INTEREST_POSTING:
+        return f"""
+        SELECT x.* FROM interest_batch_account_result x
+         WHERE x.job_type = '{job_type}' AND x.account_id = {account} AND x.business_date = {day}"""
+    return f"""
+        SELECT x.* FROM interest_batch_execution x_e
+          JOIN interest_batch_account_result x
+            ON x.execution_id = x_e.id AND x.account_id = {account} AND x.business_date = {day}
+         WHERE x_e.job_type = '{job_type}' AND x_e.business_date = {day} AND x.job_type = '{job_type}'"""
 
 
 def account_status_upsert(job_type: str, source: str) -> str:

@@ -23,7 +23,12 @@ import psycopg
 
 from interest_pipeline.batch.chunks import MAX_ID, MIN_ID, Chunk, ChunkTask, contiguous_chunks, failed_first
 from interest_pipeline.batch.config import EffectiveConfig
-from interest_pipeline.batch.executions import ChunkTotals, account_results_insert, account_status_upsert
+from interest_pipeline.batch.executions import (
+    ChunkTotals,
+    account_results_insert,
+    account_results_of,
+    account_status_upsert,
+)
 from interest_pipeline.db.capitalization import lock_out_accrual_writers, pending_rows, previous_posting
 from interest_pipeline.domain.enums import AccountType, JobType
 from interest_pipeline.posting.journals import PostedChunk
@@ -145,8 +150,7 @@ ended AS MATERIALIZED (
 ),
 owed AS (
     SELECT b.account_id, b.due_date FROM blocked b
-     WHERE (SELECT r.status FROM interest_batch_account_result r
-             WHERE r.account_id = b.account_id AND r.job_type = '{JOB_TYPE}' AND r.business_date = b.due_date
+     WHERE (SELECT r.status FROM ({account_results_of(JOB_TYPE, "b.account_id", "b.due_date")}) r
              ORDER BY r.created_at DESC, r.execution_id DESC
              LIMIT 1) = 'FAILED'
     UNION

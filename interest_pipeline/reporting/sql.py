@@ -9,7 +9,9 @@ from typing import Any
 
 import psycopg
 
+from interest_pipeline.batch.executions import account_results_of
 from interest_pipeline.db.capitalization import posting_rows
+from interest_pipeline.domain.enums import JobType
 
 # Per product and currency over [%(first)s, %(last)s]: accounts open in the month, what accrued,
 # what was posted, and the carry outstanding at the month's end (each account's latest posting on
@@ -74,25 +76,22 @@ MONTH_COLUMNS = (
 # The outcomes that were not a success, per product, currency, job, status and reason kind (the
 # reason up to its first colon: INCOMPLETE_ACCRUALS: missing ... counts as INCOMPLETE_ACCRUALS).
 # Only the latest result of each (job, account, date) speaks: a re-run that fixed it wins.
-OUTCOMES_SQL = """
+POSTING: str = JobType.INTEREST_POSTING.value
+ACCRUAL: str = JobType.DAILY_INTEREST_ACCRUAL.value
+
+OUTCOMES_SQL = f"""
 SELECT a.product_code, a.currency, r.job_type, r.status, split_part(r.reason, ':', 1) AS reason, count(*)
   FROM interest_batch_account_result r
   JOIN accounts a ON a.id = r.account_id
  WHERE r.status <> 'SUCCESS' AND r.business_date BETWEEN %(first)s AND %(last)s
-   -- a later result of the same (job, account, date), by the indexed paths of migration 0014: a
-   -- posting's through the posting results' index, an accrual's through the date's executions
+   -- a later result of the same (job, account, date), by the indexed paths of migration 0014
    AND NOT EXISTS (
-       SELECT 1 FROM interest_batch_account_result later
-        WHERE r.job_type = 'interest_posting' AND later.job_type = 'interest_posting'
-          AND later.account_id = r.account_id AND later.business_date = r.business_date
+       SELECT 1 FROM ({account_results_of(POSTING, "r.account_id", "r.business_date")}) later
+        WHERE r.job_type = '{POSTING}'
           AND (later.created_at, later.execution_id) > (r.created_at, r.execution_id))
    AND NOT EXISTS (
-       SELECT 1 FROM interest_batch_execution e
-         JOIN interest_batch_account_result later
-           ON later.execution_id = e.id AND later.account_id = r.account_id
-          AND later.business_date = r.business_date
-        WHERE r.job_type = 'daily_interest_accrual' AND e.job_type = 'daily_interest_accrual'
-          AND e.business_date = r.business_date
+       SELECT 1 FROM ({account_results_of(ACCRUAL, "r.account_id", "r.business_date")}) later
+        WHERE r.job_type = '{ACCRUAL}'
           AND (later.created_at, later.execution_id) > (r.created_at, r.execution_id))
  GROUP BY 1, 2, 3, 4, 5
  ORDER BY 1, 2, 3, 4, 5
@@ -217,22 +216,13 @@ SELECT balance, amount, status, posting_id, capitalization_date, execution_id FR
  WHERE account_id = %(account_id)s AND accrual_date = %(day)s
 """
 
-# The latest result of each job for the account and date (a re-run's result wins): the posting's
-# through the posting results' index, the accrual's through that date's accrual executions (an
-# accrual run's results are of its own date) by the primary key (migration 0014).
-RESULTS_SQL = """
+# The latest result of each job for the account and date (a re-run's result wins), each job's
+# by its indexed path (migration 0014).
+RESULTS_SQL = f"""
 SELECT DISTINCT ON (job_type) job_type, status, reason, amount, execution_id
-  FROM (SELECT r.job_type, r.status, r.reason, r.amount, r.execution_id, r.created_at
-          FROM interest_batch_account_result r
-         WHERE r.job_type = 'interest_posting' AND r.account_id = %(account_id)s
-           AND r.business_date = %(day)s
+  FROM ({account_results_of(POSTING, "%(account_id)s", "%(day)s::date")}
         UNION ALL
-        SELECT r.job_type, r.status, r.reason, r.amount, r.execution_id, r.created_at
-          FROM interest_batch_execution e
-          JOIN interest_batch_account_result r
-            ON r.execution_id = e.id AND r.account_id = %(account_id)s AND r.business_date = %(day)s
-         WHERE e.job_type = 'daily_interest_accrual' AND e.business_date = %(day)s
-           AND r.job_type = 'daily_interest_accrual') x
+        {account_results_of(ACCRUAL, "%(account_id)s", "%(day)s::date")}) x
  ORDER BY job_type, created_at DESC, execution_id DESC
 """
 

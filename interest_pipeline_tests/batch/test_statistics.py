@@ -4,6 +4,7 @@ autovacuum would, so a server where autovacuum is off or behind does not leave i
 This machine's PostgreSQL runs with autovacuum off, so nothing here races an autoanalyze."""
 
 import time
+from collections.abc import Iterator
 from datetime import date
 
 import psycopg
@@ -60,6 +61,19 @@ def book(conn: psycopg.Connection) -> psycopg.Connection:
     return conn
 
 
+PROBE = "statistics_probe"
+
+
+@pytest.fixture
+def probe(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
+    """`conn` with an empty table of its own, created now: never analyzed, nothing counted."""
+    conn.execute(f"CREATE TABLE {PROBE} (id integer)")
+    try:
+        yield conn
+    finally:
+        conn.execute(f"DROP TABLE {PROBE}")
+
+
 def start_accrual(d: date) -> int:
     tasks = start_batch(
         DatabaseResource(),
@@ -101,43 +115,35 @@ class TestStaleTables:
         assert analyzed(book, "accounts") == (count + 1, ACCOUNTS)
         assert stale_tables(book) == []
 
-    def test_a_table_never_analyzed_is_analyzed_once_it_has_changed(self, conn: psycopg.Connection) -> None:
-        conn.execute("CREATE TABLE statistics_probe (id integer)")
-        try:
-            assert stale_tables(conn, ["statistics_probe"]) == []  # nothing in it yet
-            conn.execute("INSERT INTO statistics_probe VALUES (1)")
-            flushed(conn)
-            assert stale_tables(conn, ["statistics_probe"]) == ["statistics_probe"]
-            with conn.transaction():
-                assert refresh_stale_statistics(conn, ["statistics_probe"]) == ["statistics_probe"]
-            flushed(conn)
-            assert analyzed(conn, "statistics_probe") == (1, 1)
-            assert stale_tables(conn, ["statistics_probe"]) == []
-        finally:
-            conn.execute("DROP TABLE statistics_probe")
+    def test_a_table_never_analyzed_is_analyzed_once_it_has_changed(self, probe: psycopg.Connection) -> None:
+        assert stale_tables(probe, [PROBE]) == []  # nothing in it yet
+        probe.execute(f"INSERT INTO {PROBE} VALUES (1)")
+        flushed(probe)
+        assert stale_tables(probe, [PROBE]) == [PROBE]
+        with probe.transaction():
+            assert refresh_stale_statistics(probe, [PROBE]) == [PROBE]
+        flushed(probe)
+        assert analyzed(probe, PROBE) == (1, 1)
+        assert stale_tables(probe, [PROBE]) == []
 
-    def test_a_table_locked_elsewhere_is_skipped_not_waited_for(self, conn: psycopg.Connection) -> None:
+    def test_a_table_locked_elsewhere_is_skipped_not_waited_for(self, probe: psycopg.Connection) -> None:
         """A posting chunk holds the accruals in SHARE mode for its whole transaction: a run
         starting meanwhile must not sit behind it (nor hold its own chunks behind itself)."""
-        conn.execute("CREATE TABLE statistics_probe (id integer)")
-        try:
-            conn.execute("INSERT INTO statistics_probe VALUES (1)")
-            flushed(conn)
-            with psycopg.connect(conn.info.dsn) as holder:
-                holder.execute("LOCK TABLE statistics_probe IN SHARE MODE")
-                started = time.monotonic()
-                with conn.transaction():
-                    conn.execute("SET LOCAL lock_timeout = '5s'")
-                    assert refresh_stale_statistics(conn, ["statistics_probe"]) == ["statistics_probe"]
-                assert time.monotonic() - started < 2
-                flushed(conn)
-                assert analyzed(conn, "statistics_probe") == (0, -1)  # skipped: never analyzed
-            with conn.transaction():
-                assert refresh_stale_statistics(conn, ["statistics_probe"]) == ["statistics_probe"]
-            flushed(conn)
-            assert analyzed(conn, "statistics_probe") == (1, 1)
-        finally:
-            conn.execute("DROP TABLE statistics_probe")
+        probe.execute(f"INSERT INTO {PROBE} VALUES (1)")
+        flushed(probe)
+        with psycopg.connect(probe.info.dsn) as holder:
+            holder.execute(f"LOCK TABLE {PROBE} IN SHARE MODE")
+            started = time.monotonic()
+            with probe.transaction():
+                probe.execute("SET LOCAL lock_timeout = '5s'")
+                assert refresh_stale_statistics(probe, [PROBE]) == [PROBE]
+            assert time.monotonic() - started < 2
+            flushed(probe)
+            assert analyzed(probe, PROBE) == (0, -1)  # skipped: never analyzed
+        with probe.transaction():
+            assert refresh_stale_statistics(probe, [PROBE]) == [PROBE]
+        flushed(probe)
+        assert analyzed(probe, PROBE) == (1, 1)
 
 
 class TestRunsRefreshStatistics:

@@ -392,6 +392,23 @@ VIEW_ROWS = (
 )
 
 
+def settings_at(url: URL, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The code under test (the jobs' lifecycles of test support) pointed at `url`."""
+    from interest_pipeline.settings import DATABASE_URL_ENV, forget_settings
+
+    monkeypatch.setenv(DATABASE_URL_ENV, url.render_as_string(hide_password=False))
+    forget_settings()
+
+
+def fresh_schema(url: URL) -> None:
+    """`url` emptied and migrated to head: where a test of a book with data starts, and how it
+    leaves the module's database for the other tests."""
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+    migrate.upgrade(url)
+
+
 class TestCapitalizationByWriteOrder:
     """0011 moves a book with data to derived capitalization, and back, each row as it was."""
 
@@ -401,16 +418,11 @@ class TestCapitalizationByWriteOrder:
         from datetime import date
         from decimal import Decimal
 
-        from interest_pipeline.settings import DATABASE_URL_ENV, forget_settings
         from interest_pipeline_tests.checks.books import ACCOUNTS, write_book
         from interest_pipeline_tests.posting.support import accrue_days, days, post_day
 
-        monkeypatch.setenv(DATABASE_URL_ENV, scratch_url.render_as_string(hide_password=False))
-        forget_settings()
-        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
-            conn.execute("DROP SCHEMA public CASCADE")
-            conn.execute("CREATE SCHEMA public")
-        migrate.upgrade(scratch_url)
+        settings_at(scratch_url, monkeypatch)
+        fresh_schema(scratch_url)
         with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
             book = write_book(conn)
             accrue_days(conn, book, days(date(2025, 1, 1), date(2025, 2, 28)))
@@ -455,11 +467,7 @@ class TestCapitalizationByWriteOrder:
         migrate.downgrade(scratch_url, "0010")
         with psycopg.connect(libpq_url(scratch_url)) as conn:
             assert conn.execute(VIEW_ROWS).fetchall() == after
-            # Leave the module's database as the other tests expect it: migrated, and empty.
-            conn.execute("DROP SCHEMA public CASCADE")
-            conn.execute("CREATE SCHEMA public")
-            conn.commit()
-        migrate.upgrade(scratch_url)
+        fresh_schema(scratch_url)
 
 
 PRIMARY_KEY_COLUMNS = """
@@ -488,12 +496,10 @@ class TestPendingRowsIndexOnly:
         from datetime import date
 
         from interest_pipeline.db.capitalization import pending_rows
-        from interest_pipeline.settings import DATABASE_URL_ENV, forget_settings
         from interest_pipeline_tests.checks.books import ACCOUNTS, write_book
         from interest_pipeline_tests.posting.support import accrue_days, days, post_day
 
-        monkeypatch.setenv(DATABASE_URL_ENV, scratch_url.render_as_string(hide_password=False))
-        forget_settings()
+        settings_at(scratch_url, monkeypatch)
         # The book is made by today's code (which writes today's columns), then taken to 0011.
         with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
             book = write_book(conn)
@@ -545,9 +551,7 @@ class TestPendingRowsIndexOnly:
                 "SELECT reloptions FROM pg_class WHERE relname = 'interest_accrual_entries'"
             ).fetchone() == (None,)
             assert conn.execute(VIEW_ROWS).fetchall() == made
-            conn.execute("DROP SCHEMA public CASCADE")
-            conn.execute("CREATE SCHEMA public")
-        migrate.upgrade(scratch_url)
+        fresh_schema(scratch_url)
 
 
 RESULT_INDEXES = """
@@ -570,16 +574,11 @@ class TestResultLogWithoutAccountIndex:
     ) -> None:
         from datetime import date
 
-        from interest_pipeline.settings import DATABASE_URL_ENV, forget_settings
         from interest_pipeline_tests.checks.books import ACCOUNTS, write_book
         from interest_pipeline_tests.posting.support import accrue_day, accrue_days, days, post_day
 
-        monkeypatch.setenv(DATABASE_URL_ENV, scratch_url.render_as_string(hide_password=False))
-        forget_settings()
-        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
-            conn.execute("DROP SCHEMA public CASCADE")
-            conn.execute("CREATE SCHEMA public")
-        migrate.upgrade(scratch_url)
+        settings_at(scratch_url, monkeypatch)
+        fresh_schema(scratch_url)
         with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
             book = write_book(conn)
             accrue_days(conn, book, days(date(2025, 1, 3), date(2025, 1, 31)))
@@ -632,6 +631,4 @@ class TestResultLogWithoutAccountIndex:
             assert conn.execute(
                 "SELECT count(*), min(first_accrual_date), max(last_accrual_date) FROM interest_postings"
             ).fetchone() == (ACCOUNTS, date(2025, 1, 1), date(2025, 1, 31))
-            conn.execute("DROP SCHEMA public CASCADE")
-            conn.execute("CREATE SCHEMA public")
-        migrate.upgrade(scratch_url)
+        fresh_schema(scratch_url)
