@@ -225,21 +225,48 @@ def run_job(
     the seconds and the run id (its execution's id)."""
     point_at(url)
     started = time.perf_counter()
+    started_at = time.time()
     result = dg.execute_job(
         dg.reconstructable(job),
         instance=instance,
         tags={"dagster/partition": business_date.isoformat()},
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
+    ended_at = time.time()
     seconds = timed(what, started)
     if not result.success:
         raise SystemExit(f"{what} run {result.run_id} failed")
+    print(f"  {what} by phase: {phases(instance, result.run_id, started_at, ended_at)}", flush=True)
     with psycopg.connect(libpq_url(url)) as conn:
         chunks, status = conn.execute(
             "SELECT total_chunks, status FROM interest_batch_execution WHERE id = %s", (result.run_id,)
         ).fetchone()  # type: ignore[misc]
     print(f"  {chunks} chunks, execution {status}", flush=True)
     return seconds, result.run_id
+
+
+def phases(instance: dg.DagsterInstance, run_id: str, started_at: float, ended_at: float) -> str:
+    """Where a run's wall time went, from its own event log: launch (the call to the first step's
+    start: process, forkserver, instance), plan, chunks (the first chunk's start to the last one's
+    end), close, and what is left after the close (the run's end, the call's return)."""
+    first: dict[str, float] = {}
+    last: dict[str, float] = {}
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None or record.step_key is None:
+            continue
+        if event.event_type_value not in ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE"):
+            continue
+        kind = record.step_key.split("[")[0]
+        first[kind] = min(first.get(kind, record.timestamp), record.timestamp)
+        last[kind] = max(last.get(kind, record.timestamp), record.timestamp)
+    kinds = sorted(first, key=first.__getitem__)
+    if not kinds:
+        return "no step events"
+    marks = [f"launch {first[kinds[0]] - started_at:.1f} s"]
+    marks += [f"{k} {last[k] - first[k]:.1f} s" for k in kinds]
+    marks.append(f"after {ended_at - last[kinds[-1]]:.1f} s")
+    return ", ".join(marks)
 
 
 def run_posting_job(

@@ -170,6 +170,8 @@ def results_of(conn: psycopg.Connection, run_id: str, account_id: int) -> list[t
     ).fetchall()
 
 
+# The module's scenario book is built once: split over two xdist workers, each built it (~55 s).
+@pytest.mark.xdist_group("late-postings-scenario")
 class TestRepairedBook:
     def test_the_scenario_blocks_what_the_issue_says(
         self, scenario: Scenario, db: psycopg.Connection

@@ -145,6 +145,8 @@ def oracle(year: tuple[URL, SimulationResult]) -> SimulationResult:
     return year[1]
 
 
+# One xdist worker builds the year (~3 minutes); split over two, both built it.
+@pytest.mark.xdist_group("year-reconciliation")
 class TestYearReconciles:
     def test_the_book_exercises_the_rules(self, oracle: SimulationResult) -> None:
         finals = [p for p in oracle.postings if p.is_final]
