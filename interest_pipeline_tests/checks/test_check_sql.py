@@ -126,6 +126,35 @@ class TestCorruptedBook:
             checks.JOURNALS_EQUAL_POSTINGS,
         ]
 
+    def test_a_balanced_journal_in_two_currencies_fails_and_is_counted_under_each(
+        self, corrupting: psycopg.Connection, book: PostedBook
+    ) -> None:
+        before = by_name(checks.posting_checks(corrupting, book.posting_execution))[checks.JOURNALS_BALANCE]
+        assert before.passed and before.columns == (
+            "journal_key",
+            "value_date",
+            "currencies",
+            "debit",
+            "credit",
+        )
+        corrupting.execute("SET LOCAL session_replication_role = replica")
+        corrupting.execute(
+            "INSERT INTO ledger_entries (journal_key, line_no, gl_account, debit, credit, currency, value_date)"
+            " VALUES ('MIXED', 1, 'INTEREST_EXPENSE', 2.5000, 0, 'USD', %(d)s),"
+            "        ('MIXED', 2, 'CUSTOMER_DEPOSITS', 0, 2.5000, 'EUR', %(d)s)",
+            {"d": JAN_31},
+        )
+        balance = by_name(checks.posting_checks(corrupting, book.posting_execution))[checks.JOURNALS_BALANCE]
+        assert (balance.passed, balance.offending_count) == (False, 1)
+        assert balance.offending == [("MIXED", JAN_31, "EUR,USD", "2.5000", "2.5000")]
+        # per line currency: the journal once under each, its line's amount in each
+        assert balance.figures["journals"] == before.figures["journals"] + 2
+        assert balance.figures["lines"] == before.figures["lines"] + 2
+        eur = balance.figures["by_currency"]["EUR"]
+        old_eur = before.figures["by_currency"].get("EUR", {"journals": 0, "lines": 0, "credit": "0"})
+        assert (eur["journals"], eur["lines"]) == (old_eur["journals"] + 1, old_eur["lines"] + 1)
+        assert Decimal(eur["credit"]) == Decimal(old_eur["credit"]) + Decimal("2.5000")
+
     def test_an_accrual_changed_after_capitalization_fails_the_capitalization_check(
         self, corrupting: psycopg.Connection, book: PostedBook
     ) -> None:
