@@ -28,7 +28,7 @@ from datetime import date
 import dagster as dg
 import psutil  # type: ignore[import-untyped]
 import psycopg
-from bench_support import database, postgres_instance, run_bare_accrual
+from bench_support import database, phases, postgres_instance, run_bare_accrual
 from psycopg import sql
 from sqlalchemy.engine import URL
 
@@ -135,6 +135,7 @@ def run_job(url: URL, arrangement: str, accounts: int, instance: dg.DagsterInsta
     empty_outputs(url)
     with TreeMemory() as memory:
         started = time.perf_counter()
+        started_at = time.time()
         result = dg.execute_job(
             dg.reconstructable(ARRANGEMENTS[arrangement]),
             instance=instance,
@@ -142,8 +143,10 @@ def run_job(url: URL, arrangement: str, accounts: int, instance: dg.DagsterInsta
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
         seconds = time.perf_counter() - started
+        ended_at = time.time()
     if not result.success:
         raise SystemExit(f"{arrangement} run {result.run_id} failed")
+    print(f"  {arrangement} by phase: {phases(instance, result.run_id, started_at, ended_at)}", flush=True)
     with psycopg.connect(libpq_url(url)) as conn:
         rows, chunks, status = conn.execute(
             "SELECT (SELECT count(*) FROM interest_accrual_entries), total_chunks, status"
