@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 
+from interest_pipeline.batch.executions import read_execution
 from interest_pipeline.db.capitalization import pending_rows, previous_posting
 from interest_pipeline.posting.sql import ALREADY_POSTED, NOTHING_TO_POST, due_on
 
@@ -425,10 +426,9 @@ def accrual_outcomes(conn: psycopg.Connection, execution_id: str) -> CheckResult
     """
     with conn.transaction():
         hash_joined(conn)
-        day = conn.execute(
-            "SELECT business_date FROM interest_batch_execution WHERE id = %s", (execution_id,)
-        ).fetchone()
-        params = {"execution_id": execution_id, "business_date": day[0] if day else None}
+        execution = read_execution(conn, execution_id)
+        day = execution.business_date if execution else None
+        params = {"execution_id": execution_id, "business_date": day}
         row = conn.execute(
             f"""
             SELECT count(*),
