@@ -30,6 +30,7 @@ from interest_pipeline.batch.executions import (
 )
 from interest_pipeline.batch.executions import seconds_left as execution_seconds_left
 from interest_pipeline.data.statistics import refresh_stale_statistics
+from interest_pipeline.db.partitions import ensure_partitions_for
 from interest_pipeline.resources.database import DatabaseResource
 
 # What the orchestrator knows of a run: 'RUNNING', 'SUCCESS', 'FAILED', 'CANCELLED', or None (unknown).
@@ -131,6 +132,11 @@ def start_batch(
     execution_id = execution_id or run_id
     with database.connect() as conn:
         config = merge_config(load_job_config(conn, job_type, run_config.config_id), run_config)
+        # The accruals' month partitions of this date and the next month, in a transaction of
+        # their own: a partition is created once a month and holds a lock on the table only while
+        # it is (db/partitions.py); every job does it, so no month arrives without one.
+        ensure_partitions_for(conn, business_date)
+        conn.commit()
         # Before the chunk plan and every chunk statement are planned on them (after validation:
         # a bad config fails before anything is done).
         refresh_stale_statistics(conn)

@@ -27,6 +27,7 @@ INPUT_TABLES = ("interest_products", "interest_rate_tiers", "accounts", "account
 # none of them means anything for another book. Not emptied: currencies, interest_batch_config.
 REPLACED_OUTPUTS = (
     "interest_accrual_entries",
+    "interest_accrual_backdated",
     "interest_postings",
     "interest_batch_account_result",
     "interest_batch_account_status",

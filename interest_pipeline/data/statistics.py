@@ -13,6 +13,7 @@ BATCH_TABLES = (
     "account_balances",
     "interest_rate_tiers",
     "interest_accrual_entries",
+    "interest_accrual_backdated",
     "interest_postings",
     "ledger_entries",
     "interest_batch_execution",
@@ -27,11 +28,20 @@ ANALYZE_SCALE_PERCENT = 10  # autovacuum_analyze_scale_factor 0.1, in whole perc
 
 # Tables modified past autovacuum's trigger since their last ANALYZE (by hand or by autovacuum), or
 # never analyzed at all. reltuples is -1 until a table is first analyzed or vacuumed.
+#
+# A partitioned table (the accruals, migration 0015) is checked partition by partition: the current
+# month's is the one that drifts, and ANALYZE of the parent would sample every month ever kept and
+# re-analyze each of them, a cost that grows with history. Its partitions' own statistics are what
+# the planner uses for a statement that prunes to them.
 STALE_SQL = """
 SELECT s.relname
   FROM pg_stat_user_tables s
   JOIN pg_class c ON c.oid = s.relid
- WHERE s.schemaname = current_schema() AND s.relname = ANY (%(tables)s)
+  LEFT JOIN pg_inherits i ON i.inhrelid = s.relid
+  LEFT JOIN pg_class parent ON parent.oid = i.inhparent
+ WHERE s.schemaname = current_schema()
+   AND (s.relname = ANY (%(tables)s) OR parent.relname = ANY (%(tables)s))
+   AND c.relkind = 'r'
    AND s.n_mod_since_analyze > 0
    AND ((s.last_analyze IS NULL AND s.last_autoanalyze IS NULL)
         OR s.n_mod_since_analyze > %(threshold)s + %(percent)s * greatest(c.reltuples, 0) / 100)

@@ -22,6 +22,8 @@ import psycopg
 
 ENTRIES = "interest_accrual_entries"
 SEQUENCE = "interest_write_seq"
+# Back-dated rows: written while a posting of their account dated on or after them existed.
+BACKDATED = "interest_accrual_backdated"
 
 
 def capitalized(row: str) -> str:
@@ -38,21 +40,35 @@ def pending_rows(
     """SQL: `amount, accrual_date, balance` of the rows of `account` dated up to `through` that a posting
     made after the account's posting (`prev_date`, `prev_seq`; NULLs when it has none) would take.
 
-    Two index ranges, each reading only the rows it returns: the dates after the previous posting
-    by the primary key, and the rows written after it though dated before it (back-dated) in the
-    (account_id, write_seq, accrual_date) index, whose dates are checked without the heap.
+    Two parts, each reading only the rows it returns: the dates after the previous posting by the
+    primary key (the months' partitions from the day after it on: `>= prev + 1`, not `> prev`, so
+    that the previous posting's month is pruned when it ended on its last day), and the
+    rows written after it though dated before it (back-dated): the account's entries of
+    `interest_accrual_backdated`, each looked up by key in its month's partition (migration 0015:
+    a trigger records every row written while a posting of its account dated on or after it exists).
+    The LATERAL ... LIMIT 1 (one row at most: it is the key) keeps that order, recorded rows first,
+    then one key lookup in the row's own month; joined freely, the planner may start from the
+    accruals and probe every month's partition for the account.
     `before_seq` narrows both to the rows written before a given posting (what it took).
     """
-    written_before = f" AND ia.write_seq < {before_seq}" if before_seq is not None else ""
+
+    def written_before(alias: str) -> str:
+        return f" AND {alias}.write_seq < {before_seq}" if before_seq is not None else ""
+
     return f"""
         SELECT ia.amount, ia.accrual_date, ia.balance FROM {ENTRIES} ia
          WHERE ia.account_id = {account} AND ia.accrual_date <= {through}
-           AND ia.accrual_date > coalesce({prev_date}, '-infinity'::date){written_before}
+           AND ia.accrual_date >= coalesce({prev_date} + 1, '-infinity'::date){written_before("ia")}
         UNION ALL
-        SELECT ia.amount, ia.accrual_date, ia.balance FROM {ENTRIES} ia
+        SELECT ia.amount, ia.accrual_date, ia.balance
+          FROM {BACKDATED} bd
+         CROSS JOIN LATERAL (
+               SELECT e.amount, e.accrual_date, e.balance FROM {ENTRIES} e
+                WHERE e.account_id = bd.account_id AND e.accrual_date = bd.accrual_date
+                  AND e.write_seq > {prev_seq}{written_before("e")}
+                LIMIT 1) ia
          WHERE {prev_date} IS NOT NULL
-           AND ia.account_id = {account} AND ia.write_seq > {prev_seq}
-           AND ia.accrual_date <= least({prev_date}, {through}){written_before}"""
+           AND bd.account_id = {account} AND bd.accrual_date <= least({prev_date}, {through})"""
 
 
 def previous_posting(account: str, before: str) -> str:

@@ -254,18 +254,15 @@ class InterestAccrualEntry(Base):
         CheckConstraint("balance > 0", name="balance_positive"),
         # A chunk reads date D's rows of accounts lo..hi as one range scan (migration 0003).
         Index(None, "accrual_date", "account_id"),
-        # A posting's back-dated rows: written after the account's previous posting, dated before it,
-        # found in the index alone (migration 0011).
-        Index(None, "account_id", "write_seq", "accrual_date"),
+        # No (account_id, write_seq) index since migration 0015: a posting finds its back-dated rows
+        # through interest_accrual_backdated, and every night's insert maintains one index fewer.
         # A posting sums an account's pending rows from the key's leaf entries alone, not from the
         # ~29 heap pages a month of nightly rows is spread over (migration 0012).
         PrimaryKeyConstraint("account_id", "accrual_date", postgresql_include=["amount", "write_seq"]),
-        {
-            "postgresql_with": {
-                "autovacuum_vacuum_insert_threshold": "500000",
-                "autovacuum_vacuum_insert_scale_factor": "0",
-            }
-        },
+        # One partition per month and a default one (migration 0015, db/partitions.py): a night's
+        # inserts touch one month's indexes, however many years of rows lie behind them. The
+        # partitions carry the vacuum settings (migration 0012), a partitioned table has no storage.
+        {"postgresql_partition_by": "RANGE (accrual_date)"},
     )
 
     account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id"))
@@ -276,6 +273,29 @@ class InterestAccrualEntry(Base):
     created_at: Mapped[datetime] = timestamp_now()
     updated_at: Mapped[datetime] = timestamp_now()
     write_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=WRITE_SEQ.next_value())
+
+
+class InterestAccrualBackdated(Base):
+    """The accrual rows written while a posting of their account dated on or after them existed:
+    back-dated rows (spec section 5: they go into the account's next posting).
+
+    With the accruals partitioned by month, a posting finds the rows written after its account's
+    previous posting though dated before it here, one probe per account of a table that holds
+    only corrections, instead of probing every month's partition (migration 0015). A superset is
+    harmless (the posting checks each row's write_seq); a row missing would be interest never
+    posted, so the database records them itself: a statement trigger on interest_accrual_entries
+    (`trg_interest_accrual_entries_backdated`, migration 0015) inserts every row written by any
+    writer, the accrual job or a hand-made correction, whose account has a posting dated on or
+    after it, in the statement that writes it.
+    """
+
+    __tablename__ = "interest_accrual_backdated"
+
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id"), primary_key=True, autoincrement=False
+    )
+    accrual_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    recorded_at: Mapped[datetime] = timestamp_now()
 
 
 class LedgerEntry(Base):

@@ -155,17 +155,20 @@ class TestRunsRefreshStatistics:
         [[accrued]] = book.execute("SELECT count(*) FROM interest_accrual_entries").fetchall()
         [[results]] = book.execute("SELECT count(*) FROM interest_batch_account_result").fetchall()
         assert accrued > 100 and results >= accrued
-        entries_before = analyzed(book, "interest_accrual_entries")
+        # the accruals are partitioned by month (migration 0015): January's partition is what drifted
+        january = "interest_accrual_entries_y2025m01"
+        entries_before = analyzed(book, january)
         results_before = analyzed(book, "interest_batch_account_result")
         accounts_before = analyzed(book, "accounts")
-        assert entries_before[1] == 0
         # the accrual's backends publish their counters as they exit, a moment after it returns
         deadline = time.monotonic() + 10
-        while "interest_accrual_entries" not in stale_tables(book) and time.monotonic() < deadline:
+        while january not in stale_tables(book) and time.monotonic() < deadline:
             time.sleep(0.05)
+        # the partition, not the parent (whose ANALYZE would sample every month ever kept)
+        assert "interest_accrual_entries" not in stale_tables(book)
 
         assert start_accrual(date(2025, 1, 2)) == 3  # 240 accounts in chunks of 100
-        assert analyzed(book, "interest_accrual_entries") == (entries_before[0] + 1, accrued)
+        assert analyzed(book, january) == (entries_before[0] + 1, accrued)
         assert analyzed(book, "interest_batch_account_result") == (results_before[0] + 1, results)
         # the book itself did not change: its statistics are not redone
         assert analyzed(book, "accounts") == accounts_before

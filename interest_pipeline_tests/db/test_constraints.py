@@ -1,6 +1,7 @@
 """Each constraint of the schema rejects the bad row it exists for, and accepts the good one."""
 
 import threading
+from datetime import date
 from decimal import Decimal
 
 import psycopg
@@ -9,6 +10,7 @@ from psycopg import errors
 from sqlalchemy.engine import URL
 
 from interest_pipeline.data.generate import ledger_truncate_allowed
+from interest_pipeline.db.partitions import ensure_month_partitions
 from interest_pipeline.settings import libpq_url
 
 PRODUCT = (
@@ -171,7 +173,8 @@ BAD_ROWS: list[tuple[str, str, str]] = [
         "duplicate accrual per day",
         "INSERT INTO interest_accruals (account_id, accrual_date, balance, amount) VALUES (1, '2025-01-02', 100, 1),"
         " (1, '2025-01-02', 100, 1)",
-        "pk_interest_accrual_entries",
+        # the key of the row's month partition (migration 0015), the parent's key on each of them
+        "interest_accrual_entries_y2025m01_pkey",
     ),
     ("posting gross is not net plus tax", posting(net="0.86"), "ck_interest_postings_gross_is_net_plus_tax"),
     ("posting carry does not reconcile", posting(carry_out="0.005"), "ck_interest_postings_carry_reconciles"),
@@ -313,6 +316,8 @@ def book(conn: psycopg.Connection) -> psycopg.Connection:
     """One valid product, schedule, account, snapshot, posting, execution: each bad row is one change away."""
     for statement in (PRODUCT, TIER, ACCOUNT, BALANCE, POSTING, EXECUTION):
         conn.execute(statement)
+    # the accruals' rows go to their month's partition, as the jobs make it ahead of a run
+    ensure_month_partitions(conn, date(2025, 1, 1), date(2025, 1, 1))
     return conn
 
 

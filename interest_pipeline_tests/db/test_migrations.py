@@ -11,6 +11,7 @@ from sqlalchemy.engine import URL
 
 from interest_pipeline.db import migrate
 from interest_pipeline.db.models import PROCESSING_TIME_COMMENT, Base
+from interest_pipeline.db.partitions import is_partition
 from interest_pipeline.settings import libpq_url
 from interest_pipeline_tests.support.database import fresh_database
 
@@ -181,7 +182,7 @@ class TestUpgrade:
                     opts={
                         "compare_type": True,
                         "include_name": lambda name, kind, _parent: (
-                            not (kind == "table" and name == migrate.VERSION_TABLE)
+                            not (kind == "table" and (name == migrate.VERSION_TABLE or is_partition(name)))
                         ),
                     },
                 )
@@ -518,8 +519,9 @@ class TestPendingRowsIndexOnly:
                 ["account_id", "accrual_date"],
                 ["amount", "write_seq"],
             )
+            # on February's partition since 0015 (a partitioned table has no storage options)
             [[options]] = conn.execute(
-                "SELECT reloptions FROM pg_class WHERE relname = 'interest_accrual_entries'"
+                "SELECT reloptions FROM pg_class WHERE relname = 'interest_accrual_entries_y2025m02'"
             )
             assert sorted(options) == [
                 "autovacuum_vacuum_insert_scale_factor=0",
@@ -534,13 +536,24 @@ class TestPendingRowsIndexOnly:
                 f" CROSS JOIN LATERAL ({pending}) x WHERE p.account_id = 7"
             ).fetchall()
             scans = [
-                (n["Node Type"], n.get("Heap Fetches"), n["Actual Rows"])
+                (
+                    n["Relation Name"],
+                    n["Node Type"],
+                    n.get("Heap Fetches"),
+                    n["Actual Rows"],
+                    n["Actual Loops"],
+                )
                 for n in plan_nodes(explained[0]["Plan"])
-                if n.get("Relation Name") == "interest_accrual_entries"
+                if str(n.get("Relation Name", "")).startswith("interest_accrual_entries")
             ]
             # February's 28 rows of account 7, every one from the key's leaf entries
-            assert ("Index Only Scan", 0, 28) in scans
-            assert all(node == "Index Only Scan" for node, _, _ in scans)
+            assert ("interest_accrual_entries_y2025m02", "Index Only Scan", 0, 28, 1) in scans
+            # and no other month's partition read: January's pruned as the statement runs (its
+            # dates are the previous posting's), the later ones as it is planned; the back-dated
+            # part (recorded rows only: none here) never reaches the accruals
+            assert [scan for scan in scans if scan[4]] == [
+                ("interest_accrual_entries_y2025m02", "Index Only Scan", 0, 28, 1)
+            ], scans
             [[posted]] = conn.execute("SELECT count(*) FROM interest_postings")
             assert posted == ACCOUNTS
 
@@ -631,4 +644,99 @@ class TestResultLogWithoutAccountIndex:
             assert conn.execute(
                 "SELECT count(*), min(first_accrual_date), max(last_accrual_date) FROM interest_postings"
             ).fetchone() == (ACCOUNTS, date(2025, 1, 1), date(2025, 1, 31))
+        fresh_schema(scratch_url)
+
+
+PARTITION_ROWS = """
+SELECT e.tableoid::regclass::text, min(e.accrual_date), max(e.accrual_date), count(*)
+  FROM interest_accrual_entries e GROUP BY 1 ORDER BY 2
+"""
+ENTRIES_KIND = "SELECT relkind FROM pg_class WHERE relname = 'interest_accrual_entries'"
+BACKDATED_ROWS = "SELECT account_id, accrual_date FROM interest_accrual_backdated ORDER BY 1, 2"
+
+
+class TestAccrualsByMonth:
+    """0015: a book's accruals move into month partitions, each row as it was, and the rows written
+    after a posting though dated before it are recorded where the next posting finds them."""
+
+    def test_a_book_at_0014_is_partitioned_by_month_and_its_back_dated_row_still_posts(
+        self, scratch_url: URL, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from datetime import date
+
+        from interest_pipeline.db.partitions import months_between, next_month, partition_name
+        from interest_pipeline_tests.checks.books import ACCOUNTS, write_book
+        from interest_pipeline_tests.posting.support import accrue_days, days, post_day
+
+        settings_at(scratch_url, monkeypatch)
+        fresh_schema(scratch_url)
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            book = write_book(conn)
+            accrue_days(conn, book, days(date(2025, 1, 1), date(2025, 2, 28)))
+            post_day(conn, date(2025, 1, 31))
+
+        migrate.downgrade(scratch_url, "0014")
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            assert conn.execute(ENTRIES_KIND).fetchone() == ("r",)
+            # written at 0014 after January's posting, dated before it: the next posting's
+            conn.execute(
+                "INSERT INTO interest_accruals (account_id, accrual_date, balance, amount)"
+                " VALUES (7, '2024-12-31', 7007.1234, 0.6231940271)"
+            )
+            # and a row written before the posting, dated after it (February): not back-dated
+            made = conn.execute(VIEW_ROWS).fetchall()
+            [[pending]] = conn.execute("SELECT sum(amount) FROM interest_accruals WHERE status = 'ACCRUED'")
+
+        migrate.upgrade(scratch_url)
+        today = date.today()
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            assert conn.execute(ENTRIES_KIND).fetchone() == ("p",)
+            assert conn.execute(VIEW_ROWS).fetchall() == made
+            # each month's rows in its own partition: from the first row's month to the month after
+            # this one, the default partition empty
+            assert conn.execute(PARTITION_ROWS).fetchall() == [
+                ("interest_accrual_entries_y2024m12", date(2024, 12, 31), date(2024, 12, 31), 1),
+                ("interest_accrual_entries_y2025m01", date(2025, 1, 1), date(2025, 1, 31), ACCOUNTS * 31),
+                ("interest_accrual_entries_y2025m02", date(2025, 2, 1), date(2025, 2, 28), ACCOUNTS * 28),
+            ]
+            partitions = {
+                name
+                for (name,) in conn.execute(
+                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                    " WHERE i.inhparent = 'interest_accrual_entries'::regclass"
+                )
+            }
+            months = months_between(date(2024, 12, 1), next_month(today))
+            assert partitions == {partition_name(m) for m in months} | {"interest_accrual_entries_default"}
+            # the key, its covering columns and the indexes on every partition
+            assert conn.execute(PRIMARY_KEY_COLUMNS).fetchone() == (
+                ["account_id", "accrual_date"],
+                ["amount", "write_seq"],
+            )
+            [[indexes]] = conn.execute(
+                "SELECT array_agg(indexname ORDER BY indexname) FROM pg_indexes"
+                " WHERE tablename = 'interest_accrual_entries_y2025m01'"
+            )
+            assert len(indexes) == 2  # the key and the date index (no write_seq index since 0015)
+            assert conn.execute(BACKDATED_ROWS).fetchall() == [(7, date(2024, 12, 31))]
+
+            february = post_day(conn, date(2025, 2, 28))
+            assert february.succeeded == ACCOUNTS
+            [[accrued, count, first]] = conn.execute(
+                "SELECT sum(accrued), sum(accrual_count), min(first_accrual_date) FROM interest_postings"
+                " WHERE posting_date = '2025-02-28'"
+            ).fetchall()
+            assert (accrued, count, first) == (pending, ACCOUNTS * 28 + 1, date(2024, 12, 31))
+            after = conn.execute(VIEW_ROWS).fetchall()
+            assert {status for _, _, _, status, _, _ in after} == {"CAPITALIZED"}
+
+        migrate.downgrade(scratch_url, "0014")
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            assert conn.execute(ENTRIES_KIND).fetchone() == ("r",)
+            assert conn.execute(VIEW_ROWS).fetchall() == after
+            assert conn.execute("SELECT to_regclass('interest_accrual_backdated')").fetchone() == (None,)
+            assert conn.execute(
+                "SELECT count(*) FROM pg_class WHERE relname LIKE 'interest_accrual_entries_%'"
+                " AND relkind = 'r'"
+            ).fetchone() == (0,)
         fresh_schema(scratch_url)

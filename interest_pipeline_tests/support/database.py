@@ -24,6 +24,7 @@ from interest_pipeline.settings import (
 DATA_TABLES = (
     "ledger_entries",
     "interest_accrual_entries",
+    "interest_accrual_backdated",
     "interest_postings",
     "interest_batch_account_result",
     "interest_batch_account_status",
