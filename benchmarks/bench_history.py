@@ -20,7 +20,8 @@ scratch databases of INTEREST_DATABASE_URL's server:
      accrued and posted first, against bench_posting's floor statements on a clone;
    both comparisons (counts and sums) must agree, or the script fails;
    - the API's execution page and result pages at the server (ApiService.execute, as
-     bench_api.py does, median of `--calls`): getInterestBatchExecutions' first page, and
+     bench_api.py does, median of `--calls`, in a fresh process as an API server is):
+     getInterestBatchExecutions' first page, and
      getInterestBatchAccountResults of the month-end posting's execution, FAILED and unfiltered;
    - the sizes and row counts of interest_accrual_entries and interest_batch_account_result.
 
@@ -162,7 +163,13 @@ def sizes(url: URL) -> dict[str, list[int]]:
     with psycopg.connect(libpq_url(url)) as conn:
         return {
             table: [
-                int(conn.execute("SELECT pg_total_relation_size(%s::regclass)", (table,)).fetchone()[0]),  # type: ignore[index]
+                # with its partitions' (a partitioned table's own size is 0)
+                int(
+                    conn.execute(  # type: ignore[index]
+                        "SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree(%s::regclass)",
+                        (table,),
+                    ).fetchone()[0]
+                ),
                 int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]),  # type: ignore[index]
             ]
             for table in SIZED_TABLES
@@ -226,9 +233,22 @@ def measure(server: URL, accounts: int, months: int, seed: int, calls: int) -> d
                 "postings": job_result[0],
             }
         settle(url)
-        figures["api_ms"] = api_medians(url, posting_execution, calls)
+        figures["api_ms"] = api_medians_apart(url, posting_execution, calls)
         figures["sizes"] = sizes(url)
     return figures
+
+
+def api_medians_apart(url: URL, posting_execution: str, calls: int) -> dict[str, float]:
+    """api_medians in a process of its own, as an API server is: measured in this one, after the
+    history's thousands of lifecycle runs, every call paid for that process's grown heap (the
+    same few ms added to each query, whatever its SQL)."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as result:
+        command = [sys.executable, __file__, "--api-of", url.render_as_string(hide_password=False)]
+        command += ["--api-execution", posting_execution, "--calls", str(calls), "--result-file", result.name]
+        subprocess.run(command, check=True)
+        with open(result.name) as f:
+            medians: dict[str, float] = json.load(f)
+    return medians
 
 
 def ratio(a: float, b: float) -> str:
@@ -288,7 +308,13 @@ def main() -> None:
         " re-measured, and each new M is added to it as soon as it is measured",
     )
     parser.add_argument("--result-file", help=argparse.SUPPRESS)  # a child's: one M, figures as JSON
+    parser.add_argument("--api-of", help=argparse.SUPPRESS)  # a child's: the API medians on this database
+    parser.add_argument("--api-execution", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.api_of:
+        with open(args.result_file, "w") as out:
+            json.dump(api_medians(sqlalchemy_url(args.api_of), args.api_execution, args.calls), out)
+        return
     configured = os.environ.get(DATABASE_URL_ENV)
     if not configured:
         raise SystemExit(f"set {DATABASE_URL_ENV}: the benchmark creates its databases on that server")

@@ -27,7 +27,7 @@ from interest_pipeline.api.auth import Principal
 from interest_pipeline.api.dagster_runs import GraphQLDagsterRuns
 from interest_pipeline.batch.chunks import MAX_ID, MIN_ID
 from interest_pipeline.batch.config import BatchRunConfig, load_job_config, merge_config
-from interest_pipeline.batch.lifecycle import finish_batch, run_chunk, start_batch
+from interest_pipeline.batch.lifecycle import finish_batch, run_chunk, start_batch, tune_chunk_transaction
 from interest_pipeline.db.capitalization import (
     lock_out_accrual_writers,
     pending_rows,
@@ -294,6 +294,9 @@ def run_posting_floor(url: URL, posting_date: date) -> tuple[float, tuple[object
                     if not pending:
                         return
                     chunk = pending.pop(0)
+                # the chunk transaction's settings, as the job's (no JIT: with history its
+                # estimates grow and JIT compiling took seconds of the statement the job never pays)
+                tune_chunk_transaction(conn)
                 params = {
                     "business_date": posting_date,
                     "first_id": chunk.first_id,
