@@ -79,6 +79,12 @@ SELECT count(*), sum(amount), sum(balance), count(DISTINCT account_id)
   FROM interest_accrual_entries WHERE accrual_date = %(business_date)s
 """
 SIZED_TABLES = ("interest_accrual_entries", "interest_batch_account_result")
+# A partitioned table's own size is 0: its partitions' sum (pg_partition_tree has no rows for a
+# table that is not partitioned).
+TOTAL_SIZE = """
+SELECT coalesce((SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree(%(table)s::regclass)),
+                pg_total_relation_size(%(table)s::regclass))
+"""
 
 
 def month_start(n: int) -> date:
@@ -163,13 +169,7 @@ def sizes(url: URL) -> dict[str, list[int]]:
     with psycopg.connect(libpq_url(url)) as conn:
         return {
             table: [
-                # with its partitions' (a partitioned table's own size is 0)
-                int(
-                    conn.execute(  # type: ignore[index]
-                        "SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree(%s::regclass)",
-                        (table,),
-                    ).fetchone()[0]
-                ),
+                int(conn.execute(TOTAL_SIZE, {"table": table}).fetchone()[0]),  # type: ignore[index]
                 int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]),  # type: ignore[index]
             ]
             for table in SIZED_TABLES
