@@ -283,10 +283,10 @@ class InterestAccrualBackdated(Base):
     previous posting though dated before it here, one probe per account of a table that holds
     only corrections, instead of probing every month's partition (migration 0015). A superset is
     harmless (the posting checks each row's write_seq); a row missing would be interest never
-    posted, so the database records them itself: a statement trigger on interest_accrual_entries
-    (`trg_interest_accrual_entries_backdated`, migration 0015) inserts every row written by any
-    writer, the accrual job or a hand-made correction, whose account has a posting dated on or
-    after it, in the statement that writes it.
+    posted, so the database records them itself: statement triggers on interest_accrual_entries
+    (`trg_interest_accrual_entries_backdated_insert` and `_update`, migration 0015) insert every
+    row written by any writer, the accrual job or a hand-made correction, whose account has a
+    posting dated on or after it, in the statement that writes it.
     """
 
     __tablename__ = "interest_accrual_backdated"

@@ -72,7 +72,7 @@ def create_month_partition(conn: psycopg.Connection, month: date) -> None:
     params = {"first": first, "after": after}
     in_month = sql.SQL("accrual_date >= %(first)s AND accrual_date < %(after)s")
     conn.execute(
-        sql.SQL("CREATE TEMPORARY TABLE moving_accruals ON COMMIT DROP AS SELECT * FROM {} WHERE {}").format(
+        sql.SQL("CREATE TEMPORARY TABLE moving_accruals AS SELECT * FROM {} WHERE {}").format(
             default, in_month
         ),
         params,
@@ -84,6 +84,7 @@ def create_month_partition(conn: psycopg.Connection, month: date) -> None:
         )
     )
     conn.execute(sql.SQL("INSERT INTO {} SELECT * FROM moving_accruals").format(name))
+    # dropped here, not at commit: the next month made in the same transaction makes its own
     conn.execute("DROP TABLE moving_accruals")
 
 
@@ -95,8 +96,8 @@ def ensure_month_partitions(conn: psycopg.Connection, first: date, last: date) -
     if not missing:
         return []
     created = []
-    # a transaction even on an autocommit connection (a savepoint inside the caller's): the rows
-    # moved out of the default partition go through a temporary table dropped at its commit
+    # a transaction even on an autocommit connection (a savepoint inside the caller's): rows moved
+    # out of the default partition are deleted there and inserted into the new one, all or nothing
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK_KEY,))
         for name in sorted(set(wanted) - existing_partitions(conn)):

@@ -14,6 +14,7 @@ from interest_pipeline.db.models import PROCESSING_TIME_COMMENT, Base
 from interest_pipeline.db.partitions import is_partition
 from interest_pipeline.settings import libpq_url
 from interest_pipeline_tests.support.database import fresh_database
+from interest_pipeline_tests.support.plans import plan_nodes
 
 # Spec sections 1 and 4: each table with the columns the contract names (more are allowed).
 SPEC_COLUMNS = {
@@ -480,12 +481,6 @@ SELECT array_agg(a.attname ORDER BY k.n) FILTER (WHERE k.n <= i.indnkeyatts),
   JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
  WHERE t.relname = 'interest_accrual_entries' AND i.indisprimary
 """
-
-
-def plan_nodes(plan: dict[str, object]) -> Iterator[dict[str, object]]:
-    yield plan
-    for child in plan.get("Plans", []):  # type: ignore[attr-defined]
-        yield from plan_nodes(child)
 
 
 class TestPendingRowsIndexOnly:

@@ -4,7 +4,6 @@ database records for the account's next posting (spec section 5), whoever writes
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 import psycopg
 import pytest
@@ -21,6 +20,7 @@ from interest_pipeline_tests.posting.support import (
     post_day,
     product,
 )
+from interest_pipeline_tests.support.plans import plan_nodes
 
 # Months no other test writes: the partitions created here are dropped before and after.
 MAY_2031, JUNE_2031 = date(2031, 5, 1), date(2031, 6, 1)
@@ -32,12 +32,6 @@ SELECT tableoid::regclass::text, count(*) FROM interest_accrual_entries GROUP BY
 """
 VIEW_ROWS = "SELECT * FROM interest_accruals ORDER BY account_id, accrual_date"
 BACKDATED = "SELECT account_id, accrual_date FROM interest_accrual_backdated ORDER BY 1, 2"
-
-
-def plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield plan
-    for child in plan.get("Plans", []):
-        yield from plan_nodes(child)
 
 
 def partitions(conn: psycopg.Connection) -> set[str]:
@@ -164,7 +158,7 @@ class TestBackDatedRows:
             (1, Decimal("2.8000000000"), 28, date(2025, 2, 1)),
             (2, Decimal("2.9000000000"), 29, JAN_10),
         ]
-        # and only once: a third posting finds nothing of it
+        # capitalized by that posting: no later posting takes it again
         assert conn.execute(
             "SELECT status, capitalization_date FROM interest_accruals WHERE account_id = 2 AND accrual_date = %s",
             (JAN_10,),

@@ -101,18 +101,18 @@ END $$
 """
 
 
-def upgrade() -> None:
+def set_aside(indexes: tuple[str, ...]) -> None:
+    """The view dropped, the table and its `indexes` and foreign key renamed to OLD's names, so
+    that the new table takes the names."""
     op.execute(f"DROP VIEW {VIEW}")
     op.execute(f"ALTER TABLE {ENTRIES} RENAME TO {OLD}")
-    for index in (PRIMARY_KEY, DATE_INDEX, WRITE_INDEX):
+    for index in indexes:
         op.execute(f"ALTER INDEX {index} RENAME TO {index.replace(ENTRIES, OLD)}")
     op.execute(f"ALTER TABLE {OLD} RENAME CONSTRAINT {ACCOUNT_FK} TO {ACCOUNT_FK.replace(ENTRIES, OLD)}")
 
-    # Columns, NOT NULLs, defaults (write_seq's nextval) and CHECKs as they were.
-    op.execute(
-        f"CREATE TABLE {ENTRIES} (LIKE {OLD} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
-        " PARTITION BY RANGE (accrual_date)"
-    )
+
+def add_keys() -> None:
+    """The key (with the columns a posting reads from it, 0012), the foreign key, the date index."""
     op.execute(
         f"ALTER TABLE {ENTRIES} ADD CONSTRAINT {PRIMARY_KEY}"
         " PRIMARY KEY (account_id, accrual_date) INCLUDE (amount, write_seq)"
@@ -121,13 +121,26 @@ def upgrade() -> None:
         f"ALTER TABLE {ENTRIES} ADD CONSTRAINT {ACCOUNT_FK} FOREIGN KEY (account_id) REFERENCES accounts (id)"
     )
     op.execute(f"CREATE INDEX {DATE_INDEX} ON {ENTRIES} (accrual_date, account_id)")
+
+
+def create_view() -> None:
+    op.execute(VIEW_SQL)
+    op.execute(f"COMMENT ON VIEW {VIEW} IS '{VIEW_COMMENT}'")
+
+
+def upgrade() -> None:
+    set_aside((PRIMARY_KEY, DATE_INDEX, WRITE_INDEX))
+    # Columns, NOT NULLs, defaults (write_seq's nextval) and CHECKs as they were.
+    op.execute(
+        f"CREATE TABLE {ENTRIES} (LIKE {OLD} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+        " PARTITION BY RANGE (accrual_date)"
+    )
+    add_keys()
     op.execute(f"CREATE TABLE {ENTRIES}_default PARTITION OF {ENTRIES} DEFAULT WITH ({STORAGE})")
     op.execute(MONTH_PARTITIONS)
     op.execute(f"DROP TABLE {OLD}")
     op.execute(f"ANALYZE {ENTRIES}")
-
-    op.execute(VIEW_SQL)
-    op.execute(f"COMMENT ON VIEW {VIEW} IS '{VIEW_COMMENT}'")
+    create_view()
 
     op.execute(
         f"""
@@ -181,24 +194,12 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER {trigger} ON {ENTRIES}")
     op.execute(f"DROP FUNCTION {RECORD_BACKDATED}()")
     op.execute(f"DROP TABLE {BACKDATED}")
-    op.execute(f"DROP VIEW {VIEW}")
-    op.execute(f"ALTER TABLE {ENTRIES} RENAME TO {OLD}")
-    for index in (PRIMARY_KEY, DATE_INDEX):
-        op.execute(f"ALTER INDEX {index} RENAME TO {index.replace(ENTRIES, OLD)}")
-    op.execute(f"ALTER TABLE {OLD} RENAME CONSTRAINT {ACCOUNT_FK} TO {ACCOUNT_FK.replace(ENTRIES, OLD)}")
+    set_aside((PRIMARY_KEY, DATE_INDEX))
     op.execute(
         f"CREATE TABLE {ENTRIES} (LIKE {OLD} INCLUDING DEFAULTS INCLUDING CONSTRAINTS) WITH ({STORAGE})"
     )
     op.execute(f"INSERT INTO {ENTRIES} SELECT * FROM {OLD} ORDER BY accrual_date, account_id")
     op.execute(f"DROP TABLE {OLD}")
-    op.execute(
-        f"ALTER TABLE {ENTRIES} ADD CONSTRAINT {PRIMARY_KEY}"
-        " PRIMARY KEY (account_id, accrual_date) INCLUDE (amount, write_seq)"
-    )
-    op.execute(
-        f"ALTER TABLE {ENTRIES} ADD CONSTRAINT {ACCOUNT_FK} FOREIGN KEY (account_id) REFERENCES accounts (id)"
-    )
-    op.execute(f"CREATE INDEX {DATE_INDEX} ON {ENTRIES} (accrual_date, account_id)")
+    add_keys()
     op.execute(f"CREATE INDEX {WRITE_INDEX} ON {ENTRIES} (account_id, write_seq, accrual_date)")
-    op.execute(VIEW_SQL)
-    op.execute(f"COMMENT ON VIEW {VIEW} IS '{VIEW_COMMENT}'")
+    create_view()
