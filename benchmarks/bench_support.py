@@ -182,7 +182,7 @@ SELECT id, post_date, 'INT-CAP-' || id || to_char(post_date, '-YYYY-MM'), curren
        %(business_date)s::date, %(write_seq)s
   FROM amounts
  CROSS JOIN LATERAL (SELECT round_half_even(gross * withholding_tax_rate * 0.01, minor_units) AS tax) t
-ON CONFLICT (idempotency_key) DO NOTHING
+ON CONFLICT (right(idempotency_key, 7), idempotency_key) DO NOTHING
 """
 
 FLOOR_JOURNALS = """

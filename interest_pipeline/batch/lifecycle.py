@@ -143,6 +143,9 @@ def start_batch(
         closed = close_stale_executions(
             conn, job_type, run_state, exclude=execution_id, timeout_seconds=config.timeout_seconds
         )
+        # Planned as a chunk is (no JIT): the posting's plan reads the same per-account probes,
+        # whose estimates grow with the book until JIT compiling cost seconds of a 0.2 s statement.
+        tune_chunk_transaction(conn)
         chunks = planner(conn, config)
         open_execution(
             conn,

@@ -20,10 +20,14 @@ the fragments here are what the jobs and checks use, each an index range per acc
 
 import psycopg
 
+from interest_pipeline.domain.enums import JobType
+
 ENTRIES = "interest_accrual_entries"
 SEQUENCE = "interest_write_seq"
 # Back-dated rows: written while a posting of their account dated on or after them existed.
 BACKDATED = "interest_accrual_backdated"
+# the posting job's name in the status rows (a plain str, as posting/sql.py's JOB_TYPE)
+POSTING_JOB_TYPE: str = JobType.INTEREST_POSTING.value
 
 
 def capitalized(row: str) -> str:
@@ -35,13 +39,18 @@ def capitalized(row: str) -> str:
 
 
 def pending_rows(
-    account: str, through: str, prev_date: str, prev_seq: str, before_seq: str | None = None
+    account: str,
+    through: str,
+    prev_date: str,
+    prev_seq: str,
+    before_seq: str | None = None,
+    checked_through: str | None = None,
 ) -> str:
     """SQL: `amount, accrual_date, balance` of the rows of `account` dated up to `through` that a posting
     made after the account's posting (`prev_date`, `prev_seq`; NULLs when it has none) would take.
 
     Two parts, each reading only the rows it returns: the dates after the previous posting by the
-    primary key (the months' partitions from the day after it on: `>= prev + 1`, not `> prev`, so
+    primary key (the months' partitions from the day after it on: `>= lo + 1`, not `> lo`, so
     that the previous posting's month is pruned when it ended on its last day), and the
     rows written after it though dated before it (back-dated): the account's entries of
     `interest_accrual_backdated`, each looked up by key in its month's partition (migration 0015:
@@ -49,26 +58,55 @@ def pending_rows(
     The LATERAL ... LIMIT 1 (one row at most: it is the key) keeps that order, recorded rows first,
     then one key lookup in the row's own month; joined freely, the planner may start from the
     accruals and probe every month's partition for the account.
+
+    `checked_through` (NULL: none) is a date through which a posting run of the account found
+    nothing pending (`posting_checked_through`; migration 0016). The dated part then starts after
+    the later of it and the previous posting, and the rows dated before that are the recorded ones:
+    the trigger also records every row written while such a run's status stands dated on or after
+    it. Without it an account never posted (or not for months) read every month's partition since
+    the start of history in every posting run: work that grew with history.
     `before_seq` narrows both to the rows written before a given posting (what it took).
     """
 
     def written_before(alias: str) -> str:
         return f" AND {alias}.write_seq < {before_seq}" if before_seq is not None else ""
 
+    # greatest() skips NULLs: no previous posting and no check leaves lo NULL (every date).
+    lo = prev_date if checked_through is None else f"greatest({prev_date}, {checked_through})"
     return f"""
         SELECT ia.amount, ia.accrual_date, ia.balance FROM {ENTRIES} ia
          WHERE ia.account_id = {account} AND ia.accrual_date <= {through}
-           AND ia.accrual_date >= coalesce({prev_date} + 1, '-infinity'::date){written_before("ia")}
+           AND ia.accrual_date >= coalesce({lo} + 1, '-infinity'::date){written_before("ia")}
         UNION ALL
         SELECT ia.amount, ia.accrual_date, ia.balance
           FROM {BACKDATED} bd
          CROSS JOIN LATERAL (
                SELECT e.amount, e.accrual_date, e.balance FROM {ENTRIES} e
                 WHERE e.account_id = bd.account_id AND e.accrual_date = bd.accrual_date
-                  AND e.write_seq > {prev_seq}{written_before("e")}
+                  -- dated after the previous posting: pending whenever written (no posting
+                  -- between it and this one could have taken it)
+                  AND (e.write_seq > {prev_seq} OR e.accrual_date > {prev_date}
+                       OR {prev_date} IS NULL){written_before("e")}
                 LIMIT 1) ia
-         WHERE {prev_date} IS NOT NULL
-           AND bd.account_id = {account} AND bd.accrual_date <= least({prev_date}, {through})"""
+         WHERE {lo} IS NOT NULL
+           AND bd.account_id = {account} AND bd.accrual_date <= least({lo}, {through})"""
+
+
+def posting_checked_through(account: str, before: str) -> str:
+    """SQL: `checked_through`, the date (no row: none) through which the latest posting run of
+    `account`, dated on or before `before`, left nothing pending: its status row says SKIPPED
+    (NOTHING_TO_POST, or ALREADY_POSTED, whose posting bounds the rows anyway). A FAILED
+    (blocked) run or none says nothing. Rows dated up to it and written afterwards are recorded by
+    the trigger (migration 0016), which reads the same status row. For a LEFT JOIN LATERAL.
+
+    LIMIT 1 (one row at most: it is the key) keeps it a probe of the key per account: joined
+    freely, the planner hashed the whole status table (two rows per account of the book, rewritten
+    every night) for a few thousand ended accounts, in the plan and again in every chunk."""
+    return f"""
+    SELECT st.last_business_date AS checked_through FROM interest_batch_account_status st
+     WHERE st.account_id = {account} AND st.job_type = '{POSTING_JOB_TYPE}'
+       AND st.last_status = 'SKIPPED' AND st.last_business_date <= {before}
+     LIMIT 1"""
 
 
 def previous_posting(account: str, before: str) -> str:

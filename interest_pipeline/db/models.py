@@ -209,12 +209,19 @@ class InterestPosting(Base):
         CheckConstraint("made_on >= posting_date", name="made_on_or_after_posting_date"),
         Index(None, "account_id", "posting_date"),
         Index(None, "posting_date"),
+        # Unique, month first (migration 0017): a month end's keys land in one region of it.
+        Index(
+            "uq_interest_postings_idempotency_key",
+            text("right(idempotency_key, 7)"),
+            "idempotency_key",
+            unique=True,
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id"), nullable=False)
     posting_date: Mapped[date] = mapped_column(Date, nullable=False)
-    idempotency_key: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    idempotency_key: Mapped[str] = mapped_column(Text, nullable=False)
     # A known currency, checked once per statement (migration 0013: triggers, not a per-row key)
     currency: Mapped[str] = mapped_column(CurrencyCode, nullable=False)
     carry_in: Mapped[Decimal] = mapped_column(Carry, nullable=False)
@@ -308,7 +315,14 @@ class LedgerEntry(Base):
 
     __tablename__ = "ledger_entries"
     __table_args__ = (
-        UniqueConstraint("journal_key", "line_no"),
+        # Unique on (journal_key, line_no), month first (migration 0017), as the postings' key.
+        Index(
+            "uq_ledger_entries_journal_key_line_no",
+            text("right(journal_key, 7)"),
+            "journal_key",
+            "line_no",
+            unique=True,
+        ),
         CheckConstraint("line_no > 0", name="line_no_positive"),
         CheckConstraint("debit >= 0 AND credit >= 0", name="amounts_non_negative"),
         CheckConstraint("(debit > 0) <> (credit > 0)", name="one_side"),

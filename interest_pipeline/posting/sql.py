@@ -2,10 +2,10 @@
 
 One chunk of accounts is posted by a handful of statements in ONE transaction: the postings, their
 ledger journals and the account results commit together or not at all. Postings are inserted with
-ON CONFLICT (idempotency_key) DO NOTHING RETURNING, and only the returned rows are journalled, which
-keeps every key posted once even when two runs of the same date race each other. A posting
-capitalizes its accruals by being made (its write_seq, see db/capitalization.py): no accrual row
-is written.
+ON CONFLICT on the idempotency key (month first, migration 0017) DO NOTHING RETURNING, and only the
+returned rows are journalled, which keeps every key posted once even when two runs of the same
+date race each other. A posting capitalizes its accruals by being made (its write_seq, see
+db/capitalization.py): no accrual row is written.
 
 A posting run of R first makes, in the same transaction, the postings its chunk's accounts owe
 from earlier due dates (blocked then, see OWED_SQL), one pass per due date, oldest first, with
@@ -29,7 +29,12 @@ from interest_pipeline.batch.executions import (
     account_results_of,
     account_status_upsert,
 )
-from interest_pipeline.db.capitalization import lock_out_accrual_writers, pending_rows, previous_posting
+from interest_pipeline.db.capitalization import (
+    lock_out_accrual_writers,
+    pending_rows,
+    posting_checked_through,
+    previous_posting,
+)
 from interest_pipeline.domain.enums import AccountType, JobType
 from interest_pipeline.posting.journals import PostedChunk
 
@@ -121,6 +126,34 @@ p.account_type = ANY (%(account_types)s::text[])
 AND (%(account_ids)s::bigint[] IS NULL OR a.id = ANY (%(account_ids)s::bigint[]))
 """
 
+# The postings' unique key, month first (migration 0017): `ON CONFLICT` names its expressions, and
+# a lookup by key gives the month too, so that it reads that index.
+KEY_BY_MONTH = "right(idempotency_key, 7), idempotency_key"
+
+
+def key_is(column: str, key: str) -> str:
+    """SQL: the idempotency key `column` (of interest_postings) is `key`, read month first."""
+    return f"(right({column}, 7) = right({key}, 7) AND {column} = {key})"
+
+
+def posting_key(account: str, day: str) -> str:
+    """SQL: the idempotency key of the posting of `account` for the date `day` (spec section 3)."""
+    return f"'INT-CAP-' || {account}::text || to_char({day}, '-YYYY-MM')"
+
+
+ENDED_KEY_MADE = key_is("made.idempotency_key", posting_key("a.id", "least(a.closed_on, a.maturity_date)"))
+OWED_KEY_MADE = key_is("made.idempotency_key", posting_key("o.account_id", "o.due_date"))
+
+# The rows an ended account (e) would still have to post on its last day, after its latest posting
+# and its latest posting run that found nothing pending (chk).
+ENDED_PENDING = pending_rows(
+    "e.account_id",
+    "e.due_date",
+    "latest.posting_date",
+    "latest.write_seq",
+    checked_through="chk.checked_through",
+)
+
 # Postings owed from earlier due dates P < R (R = %(run_date)s, the run's business date), for the
 # accounts of id range [%(first_id)s, %(last_id)s] in the run's scope (spec §3: "the first posting run
 # after the dates are repaired includes them"). A posting is owed when no posting exists under P's
@@ -145,8 +178,7 @@ ended AS MATERIALIZED (
        AND least(a.closed_on, a.maturity_date) < %(run_date)s::date
        AND NOT EXISTS (
            SELECT 1 FROM interest_postings made
-            WHERE made.idempotency_key
-                  = 'INT-CAP-' || a.id::text || to_char(least(a.closed_on, a.maturity_date), '-YYYY-MM'))
+            WHERE {ENDED_KEY_MADE})
 ),
 owed AS (
     SELECT b.account_id, b.due_date FROM blocked b
@@ -159,7 +191,8 @@ owed AS (
             SELECT ip.posting_date, ip.write_seq FROM interest_postings ip
              WHERE ip.account_id = e.account_id
              ORDER BY ip.posting_date DESC, ip.id DESC LIMIT 1) latest ON true
-     WHERE EXISTS ({pending_rows("e.account_id", "e.due_date", "latest.posting_date", "latest.write_seq")})
+      LEFT JOIN LATERAL ({posting_checked_through("e.account_id", "e.due_date")}) chk ON true
+     WHERE EXISTS ({ENDED_PENDING})
 )
 SELECT o.account_id, o.due_date
   FROM owed o
@@ -168,7 +201,7 @@ SELECT o.account_id, o.due_date
  WHERE {SCOPE_PREDICATE} AND {due_on("o.due_date")}
    AND NOT EXISTS (
        SELECT 1 FROM interest_postings made
-        WHERE made.idempotency_key = 'INT-CAP-' || o.account_id::text || to_char(o.due_date, '-YYYY-MM'))
+        WHERE {OWED_KEY_MADE})
    AND NOT EXISTS (
        SELECT 1 FROM interest_postings later
         WHERE later.account_id = o.account_id AND later.posting_date > o.due_date)
@@ -244,6 +277,16 @@ CREATE TEMP TABLE {CANDIDATES_TABLE} (
 ) ON COMMIT DROP
 """
 
+# The rows a due account's posting of P takes: after its previous posting (prev) and its latest
+# posting run that found nothing pending (chk).
+DUE_PENDING = pending_rows(
+    "due.id",
+    "%(business_date)s::date",
+    "prev.posting_date",
+    "prev.write_seq",
+    checked_through="chk.checked_through",
+)
+
 # The due accounts of the chunk (in a late pass: those owing P's posting) with what their posting
 # needs: the previous posting's carry and the sum of its pending rows up to P. Postings already made
 # under the key are flagged, not redone.
@@ -256,7 +299,7 @@ SELECT due.id, due.account_type, due.currency, due.minor_units, due.withholding_
        -- posted under the key, or by a later posting: an account's postings are made in date order
        -- (db/capitalization.py), and a later one took what was pending up to its own date
        EXISTS (SELECT 1 FROM interest_postings done
-                WHERE done.idempotency_key = due.idempotency_key
+                WHERE {key_is("done.idempotency_key", "due.idempotency_key")}
                    OR (done.account_id = due.id AND done.posting_date > %(business_date)s::date)),
        prev.posting_date, coalesce(prev.carry_out, 0),
        pending.accrued, pending.accrual_count, pending.first_date, pending.last_date
@@ -272,6 +315,9 @@ SELECT due.id, due.account_type, due.currency, due.minor_units, due.withholding_
                 OR a.id IN (SELECT o.account_id FROM {OWED_TABLE} o
                              WHERE o.due_date = %(business_date)s::date))) due
   LEFT JOIN LATERAL ({previous_posting("due.id", "%(business_date)s::date")}) prev ON true
+  -- nothing pending through the date of the account's last SKIPPED posting run: its months are
+  -- not read again (an account never posted, or not for months, would read all of history)
+  LEFT JOIN LATERAL ({posting_checked_through("due.id", "%(business_date)s::date")}) chk ON true
   -- Per due account, by its index ranges: the work follows the due accounts, not the chunk's id
   -- range, and reads the rows pending since the previous posting, not the account's history. A
   -- range aggregate joined afterwards made a day with a few due accounts (one chunk over the whole
@@ -280,7 +326,7 @@ SELECT due.id, due.account_type, due.currency, due.minor_units, due.withholding_
   LEFT JOIN LATERAL (
         SELECT sum(x.amount) AS accrued, count(*) AS accrual_count,
                min(x.accrual_date) AS first_date, max(x.accrual_date) AS last_date
-          FROM ({pending_rows("due.id", "%(business_date)s::date", "prev.posting_date", "prev.write_seq")}) x
+          FROM ({DUE_PENDING}) x
        ) pending ON true
 """
 
@@ -423,7 +469,7 @@ WITH inserted AS (
                   round_half_even(g.gross * c.withholding_tax_rate * 0.01, c.minor_units) AS tax) amounts
      WHERE NOT c.already_posted AND c.blocked_reason IS NULL AND c.accrual_count > 0
      ORDER BY c.account_id
-    ON CONFLICT (idempotency_key) DO NOTHING
+    ON CONFLICT ({KEY_BY_MONTH}) DO NOTHING
     RETURNING id, account_id, idempotency_key, currency, gross, tax, net, accrued, accrual_count
 )
 INSERT INTO {POSTED_TABLE} SELECT * FROM inserted

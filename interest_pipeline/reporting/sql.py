@@ -241,9 +241,10 @@ SELECT x.accrual_date, x.balance, x.amount
  ORDER BY 1
 """
 
+# By the journal key's index, month first (migration 0017).
 JOURNAL_SQL = """
 SELECT line_no, gl_account, account_id, debit, credit, currency, value_date FROM ledger_entries
- WHERE journal_key = %(key)s ORDER BY line_no
+ WHERE right(journal_key, 7) = right(%(key)s, 7) AND journal_key = %(key)s ORDER BY line_no
 """
 
 

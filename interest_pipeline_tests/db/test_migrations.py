@@ -735,3 +735,133 @@ class TestAccrualsByMonth:
                 " AND relkind = 'r'"
             ).fetchone() == (0,)
         fresh_schema(scratch_url)
+
+
+class TestCheckedThrough:
+    """0016: a posting run that found nothing pending bounds the next posting's read, so the rows
+    such a run did not see, written before 0016 and not recorded then, are recorded by it."""
+
+    def test_a_row_written_at_0015_after_a_run_with_nothing_to_post_is_recorded_and_posted(
+        self, scratch_url: URL, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from datetime import date
+        from decimal import Decimal
+
+        from interest_pipeline_tests.posting.support import Book, accrue_day, days, post_day, product
+
+        settings_at(scratch_url, monkeypatch)
+        fresh_schema(scratch_url)
+        book = Book()
+        facts = book.add_product(product("SAV"), rate="3.65")
+        book.add_account(facts, 1, balance="1000.0000")
+        book.add_account(facts, 2, balance="0.0000")  # nothing to post on January 31st
+        book.balances[2] += [(date(2025, 2, 1), Decimal("1000.0000"))]
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            book.write(conn)
+            for d in days(date(2025, 1, 1), date(2025, 1, 31)):
+                accrue_day(conn, book, d)
+            post_day(conn, date(2025, 1, 31))
+
+        migrate.downgrade(scratch_url, "0015")
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            # written at 0015 after that run: account 2 has no posting, so 0015 records nothing
+            conn.execute(
+                "INSERT INTO interest_accruals (account_id, accrual_date, balance, amount)"
+                " VALUES (2, '2025-01-10', 1000, 0.1)"
+            )
+            assert conn.execute(BACKDATED_ROWS).fetchall() == []
+
+        migrate.upgrade(scratch_url)
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            assert conn.execute(BACKDATED_ROWS).fetchall() == [(2, date(2025, 1, 10))]
+            for d in days(date(2025, 2, 1), date(2025, 2, 28)):
+                accrue_day(conn, book, d)
+            assert post_day(conn, date(2025, 2, 28)).succeeded == 2
+            assert conn.execute(
+                "SELECT account_id, accrued, accrual_count, first_accrual_date FROM interest_postings"
+                " WHERE posting_date = '2025-02-28' ORDER BY account_id"
+            ).fetchall() == [
+                (1, Decimal("2.8000000000"), 28, date(2025, 2, 1)),
+                (2, Decimal("2.9000000000"), 29, date(2025, 1, 10)),
+            ]
+
+        migrate.downgrade(scratch_url, "0015")
+        fresh_schema(scratch_url)
+
+
+KEY_INDEXES = """
+SELECT indexname, indexdef FROM pg_indexes
+ WHERE indexname IN ('uq_interest_postings_idempotency_key', 'uq_ledger_entries_journal_key_line_no')
+ ORDER BY 1
+"""
+
+
+class TestKeysByMonth:
+    """0017: the postings' and journals' keys indexed month first, still unique, still what a
+    re-run of a posting date stops at, and what a lookup by key reads."""
+
+    def test_a_posted_book_keeps_its_keys_unique_and_read_by_month(
+        self, scratch_url: URL, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from datetime import date
+
+        from interest_pipeline.reporting.sql import JOURNAL_SQL
+        from interest_pipeline_tests.checks.books import ACCOUNTS, write_book
+        from interest_pipeline_tests.posting.support import accrue_days, days, post_day
+
+        settings_at(scratch_url, monkeypatch)
+        fresh_schema(scratch_url)
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            book = write_book(conn)
+            accrue_days(conn, book, days(date(2025, 1, 1), date(2025, 2, 28)))
+            post_day(conn, date(2025, 1, 31))
+        migrate.downgrade(scratch_url, "0016")
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            assert {name for name, _ in conn.execute(KEY_INDEXES)} == {
+                "uq_interest_postings_idempotency_key",
+                "uq_ledger_entries_journal_key_line_no",
+            }
+            made = conn.execute("SELECT * FROM interest_postings ORDER BY id").fetchall()
+            lines = conn.execute("SELECT * FROM ledger_entries ORDER BY id").fetchall()
+
+        migrate.upgrade(scratch_url)
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            assert conn.execute(KEY_INDEXES).fetchall() == [
+                (
+                    "uq_interest_postings_idempotency_key",
+                    "CREATE UNIQUE INDEX uq_interest_postings_idempotency_key ON public.interest_postings"
+                    ' USING btree ("right"(idempotency_key, 7), idempotency_key)',
+                ),
+                (
+                    "uq_ledger_entries_journal_key_line_no",
+                    "CREATE UNIQUE INDEX uq_ledger_entries_journal_key_line_no ON public.ledger_entries"
+                    ' USING btree ("right"(journal_key, 7), journal_key, line_no)',
+                ),
+            ]
+            assert conn.execute("SELECT * FROM interest_postings ORDER BY id").fetchall() == made
+            assert conn.execute("SELECT * FROM ledger_entries ORDER BY id").fetchall() == lines
+            # January's keys are taken: its re-run makes nothing; February's are new
+            again = post_day(conn, date(2025, 1, 31))
+            assert (again.succeeded, again.failed) == (0, 0)
+            february = post_day(conn, date(2025, 2, 28)).succeeded
+            assert february == ACCOUNTS
+            assert conn.execute(
+                "SELECT right(idempotency_key, 7), count(*) FROM interest_postings GROUP BY 1 ORDER BY 1"
+            ).fetchall() == [("2025-01", len(made)), ("2025-02", february)]
+            # a duplicate still fails by the constraint's old name
+            with pytest.raises(psycopg.errors.UniqueViolation, match="uq_ledger_entries_journal_key_line_no"):
+                conn.execute(
+                    "INSERT INTO ledger_entries (journal_key, line_no, gl_account, debit, credit, currency,"
+                    " value_date) SELECT journal_key, line_no, gl_account, debit, credit, currency, value_date"
+                    " FROM ledger_entries ORDER BY id LIMIT 1"
+                )
+            # a journal read by its key: the key's index, month and key as its conditions (a
+            # ledger this small is read whole unless the planner is told not to)
+            key = "INT-CAP-1-2025-02"
+            conn.execute("SET enable_seqscan = off")
+            [[plan]] = conn.execute("EXPLAIN (FORMAT JSON) " + JOURNAL_SQL, {"key": key}).fetchall()
+            scans = [n for n in plan_nodes(plan[0]["Plan"]) if n.get("Index Name")]
+            assert [n["Index Name"] for n in scans] == ["uq_ledger_entries_journal_key_line_no"]
+            assert scans[0]["Index Cond"].startswith('(("right"(journal_key, 7) = ')
+            assert len(conn.execute(JOURNAL_SQL, {"key": key}).fetchall()) >= 2
+        fresh_schema(scratch_url)

@@ -8,7 +8,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from interest_pipeline.db.capitalization import pending_rows
+from interest_pipeline.db.capitalization import pending_rows, posting_checked_through, previous_posting
 from interest_pipeline.db.partitions import DEFAULT_PARTITION, ensure_month_partitions, partition_name
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline_tests.checks.books import ACCOUNTS, write_book
@@ -107,6 +107,7 @@ class TestMonthPartitions:
 
 
 JAN_1, JAN_10, JAN_31, FEB_28 = date(2025, 1, 1), date(2025, 1, 10), date(2025, 1, 31), date(2025, 2, 28)
+FEB = "'2025-02-28'::date"
 
 
 @pytest.fixture
@@ -215,4 +216,122 @@ class TestBackDatedRows:
         ).fetchall() == [
             (1, Decimal("2.9000000000"), 29, date(2024, 12, 31)),
             (2, Decimal("3.0000000000"), 29, JAN_10),
+        ]
+
+
+@pytest.fixture
+def book_never_posted(conn: psycopg.Connection) -> Book:
+    """Account 1 at 3.65 % on 1,000 (0.1 a night); account 2 the same product with nothing in it
+    all January (no row, nothing to post on the 31st), 1,000 from February 1st."""
+    book = Book()
+    facts = book.add_product(product("SAV"), rate="3.65")
+    book.add_account(facts, 1, balance="1000.0000")
+    book.add_account(facts, 2, balance="0.0000")
+    book.balances[2] += [
+        (JAN_10, Decimal("0.0000")),
+        (date(2025, 1, 11), Decimal("0.0000")),
+        (date(2025, 2, 1), Decimal("1000.0000")),
+    ]
+    book.write(conn)
+    return book
+
+
+class TestCheckedThrough:
+    """Migration 0016: a posting run that found nothing pending for an account bounds the months
+    the next one reads for it; a row dated before that run's date and written after it is recorded
+    and posted all the same."""
+
+    def test_a_row_written_after_a_run_found_nothing_to_post_is_recorded_and_posted_next(
+        self, conn: psycopg.Connection, book_never_posted: Book
+    ) -> None:
+        database = DatabaseResource()
+        for d in days(JAN_1, JAN_31):
+            accrue_with_the_job(database, d, f"accrual-{d}")
+        january = post_day(conn, JAN_31)
+        assert (january.succeeded, january.skipped) == (1, 1)
+        assert conn.execute(
+            "SELECT last_business_date, last_status FROM interest_batch_account_status"
+            " WHERE account_id = 2 AND job_type = 'interest_posting'"
+        ).fetchone() == (JAN_31, "SKIPPED")
+        assert conn.execute(BACKDATED).fetchall() == []
+
+        # January 10th's balance corrected after that run; the accrual of that date re-run: account
+        # 2 has no posting, yet its row is recorded (dated on or before its SKIPPED run)
+        conn.execute(
+            "UPDATE account_balances SET closing_balance = 1000 WHERE account_id = 2 AND balance_date = %s",
+            (JAN_10,),
+        )
+        accrue_with_the_job(database, JAN_10, "accrual-2025-01-10-rerun")
+        assert conn.execute(BACKDATED).fetchall() == [(2, JAN_10)]
+        for d in days(date(2025, 2, 1), FEB_28):
+            accrue_with_the_job(database, d, f"accrual-{d}")
+        assert conn.execute(BACKDATED).fetchall() == [(2, JAN_10)]  # February's nights: none
+
+        # What a posting of February 28th reads for account 2: February's partition by date, the
+        # recorded row by its key in January's, no other month (nor the default partition)
+        query = (
+            "SELECT sum(x.amount), count(*), min(x.accrual_date) FROM accounts a"
+            f" LEFT JOIN LATERAL ({previous_posting('a.id', FEB)}) prev ON true"
+            f" LEFT JOIN LATERAL ({posting_checked_through('a.id', FEB)}) chk ON true"
+            " CROSS JOIN LATERAL ("
+            + pending_rows(
+                "a.id", FEB, "prev.posting_date", "prev.write_seq", checked_through="chk.checked_through"
+            )
+            + ") x WHERE a.id = 2"
+        )
+        assert conn.execute(query).fetchone() == (Decimal("2.9000000000"), 29, JAN_10)
+        [[explained]] = conn.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query}").fetchall()
+        read = sorted(
+            (str(n["Relation Name"]), int(n["Actual Rows"]))
+            for n in plan_nodes(explained[0]["Plan"])
+            if str(n.get("Relation Name", "")).startswith("interest_accrual_entries") and n["Actual Loops"]
+        )
+        assert read == [("interest_accrual_entries_y2025m01", 1), ("interest_accrual_entries_y2025m02", 28)]
+
+        assert post_day(conn, FEB_28).succeeded == 2
+        assert conn.execute(
+            "SELECT account_id, accrued, accrual_count, first_accrual_date FROM interest_postings"
+            " WHERE posting_date = %s ORDER BY account_id",
+            (FEB_28,),
+        ).fetchall() == [
+            (1, Decimal("2.8000000000"), 28, date(2025, 2, 1)),
+            (2, Decimal("2.9000000000"), 29, JAN_10),
+        ]
+        assert conn.execute(
+            "SELECT status, capitalization_date FROM interest_accruals WHERE account_id = 2 AND accrual_date = %s",
+            (JAN_10,),
+        ).fetchone() == ("CAPITALIZED", FEB_28)
+
+    def test_a_blocked_run_bounds_nothing(self, conn: psycopg.Connection, book_never_posted: Book) -> None:
+        # January 10th never accrued: the 31st's posting is blocked for both accounts (FAILED),
+        # account 2's too though it has nothing to post, so neither run bounds a later posting
+        for d in days(JAN_1, JAN_31):
+            if d != JAN_10:
+                accrue_day(conn, book_never_posted, d)
+        assert (
+            conn.execute(
+                "SELECT account_id, last_status FROM interest_batch_account_status"
+                " WHERE job_type = 'interest_posting' ORDER BY 1"
+            ).fetchall()
+            == []
+        )
+        january = post_day(conn, JAN_31)
+        assert (january.succeeded, january.failed, january.skipped) == (0, 2, 0)
+        bounds = conn.execute(
+            f"SELECT a.id, chk.checked_through FROM accounts a"
+            f" LEFT JOIN LATERAL ({posting_checked_through('a.id', FEB)}) chk ON true ORDER BY a.id"
+        ).fetchall()
+        assert bounds == [(1, None), (2, None)]
+        # repaired: the February posting makes account 1's owed January posting from all its rows
+        accrue_day(conn, book_never_posted, JAN_10)
+        for d in days(date(2025, 2, 1), FEB_28):
+            accrue_day(conn, book_never_posted, d)
+        post_day(conn, FEB_28)
+        assert conn.execute(
+            "SELECT account_id, posting_date, accrual_count, first_accrual_date FROM interest_postings"
+            " ORDER BY account_id, posting_date"
+        ).fetchall() == [
+            (1, JAN_31, 31, JAN_1),
+            (1, FEB_28, 28, date(2025, 2, 1)),
+            (2, FEB_28, 28, date(2025, 2, 1)),
         ]
