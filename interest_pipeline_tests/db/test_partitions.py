@@ -34,6 +34,26 @@ VIEW_ROWS = "SELECT * FROM interest_accruals ORDER BY account_id, accrual_date"
 BACKDATED = "SELECT account_id, accrual_date FROM interest_accrual_backdated ORDER BY 1, 2"
 
 
+POSTINGS_OF = (
+    "SELECT account_id, accrued, accrual_count, first_accrual_date FROM interest_postings"
+    " WHERE posting_date = %s ORDER BY account_id"
+)
+ROW_STATUS = (
+    "SELECT status, capitalization_date FROM interest_accruals WHERE account_id = %s AND accrual_date = %s"
+)
+
+
+def partitions_read(conn: psycopg.Connection, query: str) -> list[tuple[str, int]]:
+    """The accrual partitions `query` reads (EXPLAIN ANALYZE: those run at least once), with the
+    rows each returned."""
+    [[explained]] = conn.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query}").fetchall()
+    return sorted(
+        (str(n["Relation Name"]), int(n["Actual Rows"]))
+        for n in plan_nodes(explained[0]["Plan"])
+        if str(n.get("Relation Name", "")).startswith("interest_accrual_entries") and n["Actual Loops"]
+    )
+
+
 def partitions(conn: psycopg.Connection) -> set[str]:
     rows = conn.execute(
         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
@@ -151,19 +171,12 @@ class TestBackDatedRows:
             accrue_with_the_job(database, d, f"accrual-{d}")
         assert conn.execute(BACKDATED).fetchall() == [(2, JAN_10)]
         assert post_day(conn, FEB_28).succeeded == 2
-        assert conn.execute(
-            "SELECT account_id, accrued, accrual_count, first_accrual_date FROM interest_postings"
-            " WHERE posting_date = %s ORDER BY account_id",
-            (FEB_28,),
-        ).fetchall() == [
+        assert conn.execute(POSTINGS_OF, (FEB_28,)).fetchall() == [
             (1, Decimal("2.8000000000"), 28, date(2025, 2, 1)),
             (2, Decimal("2.9000000000"), 29, JAN_10),
         ]
         # capitalized by that posting: no later posting takes it again
-        assert conn.execute(
-            "SELECT status, capitalization_date FROM interest_accruals WHERE account_id = 2 AND accrual_date = %s",
-            (JAN_10,),
-        ).fetchone() == ("CAPITALIZED", FEB_28)
+        assert conn.execute(ROW_STATUS, (2, JAN_10)).fetchone() == ("CAPITALIZED", FEB_28)
 
     def test_a_row_written_by_hand_through_the_view_is_recorded_too(
         self, conn: psycopg.Connection, book_with_a_gap: Book
@@ -200,20 +213,13 @@ class TestBackDatedRows:
             f" CROSS JOIN LATERAL ({pending}) x WHERE p.account_id = 2"
         )
         assert conn.execute(query).fetchone() == (Decimal("3.0000000000"), 29, JAN_10)
-        [[explained]] = conn.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query}").fetchall()
-        read = sorted(
-            (str(n["Relation Name"]), int(n["Actual Rows"]))
-            for n in plan_nodes(explained[0]["Plan"])
-            if str(n.get("Relation Name", "")).startswith("interest_accrual_entries") and n["Actual Loops"]
-        )
-        assert read == [("interest_accrual_entries_y2025m01", 1), ("interest_accrual_entries_y2025m02", 28)]
+        assert partitions_read(conn, query) == [
+            ("interest_accrual_entries_y2025m01", 1),
+            ("interest_accrual_entries_y2025m02", 28),
+        ]
 
         post_day(conn, FEB_28)
-        assert conn.execute(
-            "SELECT account_id, accrued, accrual_count, first_accrual_date FROM interest_postings"
-            " WHERE posting_date = %s ORDER BY account_id",
-            (FEB_28,),
-        ).fetchall() == [
+        assert conn.execute(POSTINGS_OF, (FEB_28,)).fetchall() == [
             (1, Decimal("2.9000000000"), 29, date(2024, 12, 31)),
             (2, Decimal("3.0000000000"), 29, JAN_10),
         ]
@@ -280,27 +286,17 @@ class TestCheckedThrough:
             + ") x WHERE a.id = 2"
         )
         assert conn.execute(query).fetchone() == (Decimal("2.9000000000"), 29, JAN_10)
-        [[explained]] = conn.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query}").fetchall()
-        read = sorted(
-            (str(n["Relation Name"]), int(n["Actual Rows"]))
-            for n in plan_nodes(explained[0]["Plan"])
-            if str(n.get("Relation Name", "")).startswith("interest_accrual_entries") and n["Actual Loops"]
-        )
-        assert read == [("interest_accrual_entries_y2025m01", 1), ("interest_accrual_entries_y2025m02", 28)]
+        assert partitions_read(conn, query) == [
+            ("interest_accrual_entries_y2025m01", 1),
+            ("interest_accrual_entries_y2025m02", 28),
+        ]
 
         assert post_day(conn, FEB_28).succeeded == 2
-        assert conn.execute(
-            "SELECT account_id, accrued, accrual_count, first_accrual_date FROM interest_postings"
-            " WHERE posting_date = %s ORDER BY account_id",
-            (FEB_28,),
-        ).fetchall() == [
+        assert conn.execute(POSTINGS_OF, (FEB_28,)).fetchall() == [
             (1, Decimal("2.8000000000"), 28, date(2025, 2, 1)),
             (2, Decimal("2.9000000000"), 29, JAN_10),
         ]
-        assert conn.execute(
-            "SELECT status, capitalization_date FROM interest_accruals WHERE account_id = 2 AND accrual_date = %s",
-            (JAN_10,),
-        ).fetchone() == ("CAPITALIZED", FEB_28)
+        assert conn.execute(ROW_STATUS, (2, JAN_10)).fetchone() == ("CAPITALIZED", FEB_28)
 
     def test_a_blocked_run_bounds_nothing(self, conn: psycopg.Connection, book_never_posted: Book) -> None:
         # January 10th never accrued: the 31st's posting is blocked for both accounts (FAILED),
