@@ -132,7 +132,8 @@ KEY_BY_MONTH = "right(idempotency_key, 7), idempotency_key"
 
 
 def key_is(column: str, key: str) -> str:
-    """SQL: the idempotency key `column` (of interest_postings) is `key`, read month first."""
+    """SQL: the key `column` is `key`, read month first: a posting's idempotency key, or a journal's
+    key (the same string, indexed the same way in ledger_entries)."""
     return f"(right({column}, 7) = right({key}, 7) AND {column} = {key})"
 
 
@@ -305,7 +306,7 @@ SELECT due.id, due.account_type, due.currency, due.minor_units, due.withholding_
        pending.accrued, pending.accrual_count, pending.first_date, pending.last_date
   FROM (SELECT a.id, p.account_type, a.currency, c.minor_units, p.withholding_tax_rate,
                (least(a.closed_on, a.maturity_date) = %(business_date)s::date) IS TRUE AS is_final,
-               'INT-CAP-' || a.id::text || %(key_suffix)s AS idempotency_key
+               {posting_key("a.id", "%(business_date)s::date")} AS idempotency_key
           FROM accounts a
           JOIN interest_products p ON p.code = a.product_code
           JOIN currencies c ON c.code = a.currency
@@ -523,7 +524,6 @@ def pass_parameters(
         "owed_only": due_date is not None,
         "first_id": first_id,
         "last_id": last_id,
-        "key_suffix": f"-{day:%Y-%m}",
     }
 
 

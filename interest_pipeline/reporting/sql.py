@@ -12,6 +12,7 @@ import psycopg
 from interest_pipeline.batch.executions import account_results_of
 from interest_pipeline.db.capitalization import posting_rows
 from interest_pipeline.domain.enums import JobType
+from interest_pipeline.posting.sql import key_is
 
 # Per product and currency over [%(first)s, %(last)s]: accounts open in the month, what accrued,
 # what was posted, and the carry outstanding at the month's end (each account's latest posting on
@@ -242,9 +243,9 @@ SELECT x.accrual_date, x.balance, x.amount
 """
 
 # By the journal key's index, month first (migration 0017).
-JOURNAL_SQL = """
+JOURNAL_SQL = f"""
 SELECT line_no, gl_account, account_id, debit, credit, currency, value_date FROM ledger_entries
- WHERE right(journal_key, 7) = right(%(key)s, 7) AND journal_key = %(key)s ORDER BY line_no
+ WHERE {key_is("journal_key", "%(key)s")} ORDER BY line_no
 """
 
 
