@@ -39,8 +39,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from datetime import date, timedelta
@@ -51,6 +49,7 @@ import psycopg
 from bench_support import (
     accrue_date,
     api_queries,
+    child_result,
     database,
     median_ms,
     point_at,
@@ -242,12 +241,11 @@ def api_medians_apart(url: URL, posting_execution: str, calls: int) -> dict[str,
     """api_medians in a process of its own, as an API server is: measured in this one, after the
     history's thousands of lifecycle runs, every call paid for that process's grown heap (the
     same few ms added to each query, whatever its SQL)."""
-    with tempfile.NamedTemporaryFile(suffix=".json") as result:
-        command = [sys.executable, __file__, "--api-of", url.render_as_string(hide_password=False)]
-        command += ["--api-execution", posting_execution, "--calls", str(calls), "--result-file", result.name]
-        subprocess.run(command, check=True)
-        with open(result.name) as f:
-            medians: dict[str, float] = json.load(f)
+    medians: dict[str, float] = child_result(
+        __file__,
+        *("--api-of", url.render_as_string(hide_password=False), "--api-execution", posting_execution),
+        *("--calls", str(calls)),
+    )
     return medians
 
 
@@ -335,12 +333,11 @@ def main() -> None:
             runs.append(saved[key])
             continue
         measured_commit = commit()  # the code the child imports now, not HEAD when it ends
-        with tempfile.NamedTemporaryFile(suffix=".json") as result:
-            command = [sys.executable, __file__, "--accounts", str(args.accounts), "--months", str(m)]
-            command += ["--seed", str(args.seed), "--calls", str(args.calls), "--result-file", result.name]
-            subprocess.run(command, check=True)
-            with open(result.name) as f:
-                figures = json.load(f)
+        figures = child_result(
+            __file__,
+            *("--accounts", str(args.accounts), "--months", str(m)),
+            *("--seed", str(args.seed), "--calls", str(args.calls)),
+        )
         figures["commit"] = measured_commit
         figures["measured_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         runs.append(figures)

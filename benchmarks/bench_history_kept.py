@@ -27,22 +27,21 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from datetime import date
 from typing import Any
 
 import psycopg
-from bench_history import START, dates, month_end, month_start
+from bench_history import START, api_medians_apart, dates, month_end, month_start
 from bench_support import (
     accrue_date,
+    child_result,
     database,
     point_at,
     post_date,
     postgres_instance,
+    posting_fingerprint,
     run_posting_job,
     settle,
 )
@@ -53,17 +52,11 @@ from interest_pipeline.data.generate import generate_book
 from interest_pipeline.db import migrate
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.resources.ledger import PostgresLedgerResource
-from interest_pipeline.settings import DATABASE_URL_ENV, libpq_url, sqlalchemy_url, with_database
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def admin(server: URL) -> str:
-    return libpq_url(server.set(database="postgres"))
+from interest_pipeline.settings import DATABASE_URL_ENV, libpq_url, sqlalchemy_url
 
 
 def copy_database(server: URL, name: str, template: str) -> None:
-    with psycopg.connect(admin(server), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(server.set(database="postgres")), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(
             sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
@@ -101,58 +94,35 @@ def build(server: URL, accounts: int, keep: list[int], seed: int, prefix: str) -
             print(f"month {n + 1}/{last + 1} ({month_start(n):%Y-%m}) in {seconds:.0f} s", flush=True)
 
 
-def api_medians_apart(url: URL, execution: str, calls: int) -> dict[str, float]:
-    with tempfile.NamedTemporaryFile(suffix=".json") as result:
-        command = [sys.executable, os.path.join(HERE, "bench_history.py"), "--api-of"]
-        command += [url.render_as_string(hide_password=False), "--api-execution", execution]
-        command += ["--calls", str(calls), "--result-file", result.name]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-        with open(result.name) as f:
-            medians: dict[str, float] = json.load(f)
-    return medians
-
-
 def measure_once(
     server: URL, dagster_url: URL, prefix: str, months: int, calls: int, lifecycle: bool
 ) -> dict[str, Any]:
-    name = f"{prefix}_copy_{uuid.uuid4().hex[:6]}"
-    copy_database(server, name, f"{prefix}_m{months}")
-    url = with_database(server, name)
-    try:
+    copy = f"{prefix}_copy_{uuid.uuid4().hex[:6]}"
+    with database(server, copy, template=f"{prefix}_m{months}") as url:
         point_at(url)
         migrate.upgrade(url)
         settle(url)
         if lifecycle:
             # the posting job's own lifecycle and statements, without Dagster's launch and steps
             started = time.perf_counter()
-            post_date(DatabaseResource(), PostgresLedgerResource(), posting_day(months))
-            seconds, run_id = time.perf_counter() - started, f"bench-posting-{posting_day(months)}"
-            with psycopg.connect(libpq_url(url)) as conn:
-                made = conn.execute(
-                    "SELECT count(*) FROM interest_postings WHERE posting_date = %s", (posting_day(months),)
-                ).fetchone() or (0,)
+            run_id = post_date(DatabaseResource(), PostgresLedgerResource(), posting_day(months))
+            seconds = time.perf_counter() - started
+            made = posting_fingerprint(url, posting_day(months))
         else:
             with postgres_instance(dagster_url) as instance:
                 seconds, made, run_id = run_posting_job(url, instance, posting_day(months))
         settle(url)
         api = api_medians_apart(url, run_id, calls)
-    finally:
-        with psycopg.connect(admin(server), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     return {"months": months, "posting_s": seconds, "postings": made[0], "api_ms": api}
 
 
 def measure_apart(prefix: str, months: int, calls: int, dagster_url: URL, lifecycle: bool) -> dict[str, Any]:
     """measure_once in a process of its own: a forkserver keeps the environment it started with
     (INTEREST_DATABASE_URL), so a second copy in the same process would send the steps to the first."""
-    with tempfile.NamedTemporaryFile(suffix=".json") as result:
-        command = [sys.executable, __file__, "measure", "--keep", str(months), "--prefix", prefix]
-        command += ["--calls", str(calls), "--result-file", result.name]
-        command += ["--dagster-url", dagster_url.render_as_string(hide_password=False)]
-        command += ["--lifecycle"] if lifecycle else []
-        subprocess.run(command, check=True)
-        with open(result.name) as f:
-            figures: dict[str, Any] = json.load(f)
+    arguments = ["measure", "--keep", str(months), "--prefix", prefix, "--calls", str(calls)]
+    arguments += ["--dagster-url", dagster_url.render_as_string(hide_password=False)]
+    arguments += ["--lifecycle"] if lifecycle else []
+    figures: dict[str, Any] = child_result(__file__, *arguments)
     return figures
 
 

@@ -2,8 +2,11 @@
 book's dates made as production makes them (accrued and posted through the jobs' own lifecycles),
 with the posting job and its bare-SQL floor measured on them (bench_posting, bench_history)."""
 
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -37,7 +40,7 @@ from interest_pipeline.db.capitalization import (
 from interest_pipeline.domain.enums import AccountType, values
 from interest_pipeline.posting.job import reconstructable_posting_job
 from interest_pipeline.posting.lifecycle import post_business_date, unknown_run
-from interest_pipeline.posting.sql import DUE_PREDICATE, plan_chunks
+from interest_pipeline.posting.sql import DUE_PREDICATE, KEY_BY_MONTH, plan_chunks
 from interest_pipeline.posting.sql import JOB_TYPE as POSTING_JOB_TYPE
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.resources.ledger import PostgresLedgerResource
@@ -130,10 +133,12 @@ def accrue_date(database: DatabaseResource, business_date: date) -> None:
     finish_batch(database, run_id)
 
 
-def post_date(database: DatabaseResource, ledger: PostgresLedgerResource, business_date: date) -> None:
+def post_date(database: DatabaseResource, ledger: PostgresLedgerResource, business_date: date) -> str:
     """One date posted by the posting job's own lifecycle: the accounts due on it (month ends,
-    maturities, closures), with its account results and execution row."""
-    post_business_date(database, business_date, ledger, run_id=f"bench-posting-{business_date}")
+    maturities, closures), with its account results and execution row; that row's id."""
+    run_id = f"bench-posting-{business_date}"
+    post_business_date(database, business_date, ledger, run_id=run_id)
+    return run_id
 
 
 # The posting floor: the same postings and journals by two set-based statements per chunk, which
@@ -182,7 +187,7 @@ SELECT id, post_date, 'INT-CAP-' || id || to_char(post_date, '-YYYY-MM'), curren
        %(business_date)s::date, %(write_seq)s
   FROM amounts
  CROSS JOIN LATERAL (SELECT round_half_even(gross * withholding_tax_rate * 0.01, minor_units) AS tax) t
-ON CONFLICT (right(idempotency_key, 7), idempotency_key) DO NOTHING
+ON CONFLICT ({KEY_BY_MONTH}) DO NOTHING
 """
 
 FLOOR_JOURNALS = """
@@ -351,6 +356,16 @@ def run_bare_accrual(url: URL, business_date: date) -> tuple[float, int]:
         rows = conn.execute(BARE_ACCRUAL, parameters).rowcount
         conn.commit()
         return time.perf_counter() - started, rows
+
+
+def child_result(script: str, *arguments: str) -> Any:
+    """`script` re-run in a process of its own with `arguments` and `--result-file F`: what the child
+    wrote to F, as JSON. The benchmarks measure apart what a long-lived process would distort (a
+    forkserver keeps the environment it started with; a grown heap slows every API call)."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as result:
+        subprocess.run([sys.executable, script, *arguments, "--result-file", result.name], check=True)
+        with open(result.name) as f:
+            return json.load(f)
 
 
 def median_ms(call: Callable[[], Any], calls: int) -> float:
