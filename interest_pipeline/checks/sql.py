@@ -8,7 +8,7 @@ after a 1M-account run costs a few scans, not a loop. They never write.
 Amounts are Decimals read from NUMERIC and rendered as exact strings; nothing here is a float.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -488,19 +488,24 @@ def tuned_for_checks(conn: psycopg.Connection) -> None:
 
 
 def posting_checks(
-    conn: psycopg.Connection, execution_id: str, accruals_conn: psycopg.Connection | None = None
+    conn: psycopg.Connection,
+    execution_id: str,
+    accruals_conn: psycopg.Connection | None = None,
+    meanwhile: Callable[[psycopg.Connection], None] | None = None,
 ) -> list[CheckResult]:
     """The posting execution's checks, on the dates it touched.
 
     With `accruals_conn` (another connection), the check that re-reads every accrual row the
-    postings took runs on it in a thread, with the two short posting-side checks after it, while
-    the journal balance and the due accounts' outcomes run on `conn`: the two halves cost about
-    the same, and the two connections keep both of PostgreSQL's cores busy. At a 1M-account
-    month end, each alone: capitalized 6.7 s, journals_equal 1.5 s, gross 0.3 s against
-    journals_balance 3.8 s, due outcomes 4.7 s (docs/benchmarks.md, 2026-12-03). The close
-    lasts as long as the longer half.
+    postings took runs on it in a thread, with the short gross check after it, while `meanwhile`
+    (the close's own figures, when given), the journal balance, the journals against the postings
+    and the due accounts' outcomes run on `conn`: the two halves cost about the same, and the two
+    connections keep both of PostgreSQL's cores busy. At a 1M-account month end (auto_explain,
+    docs/benchmarks.md 2026-12-06): capitalized 6.9 s with its figures 0.3 s and gross 0.3 s,
+    against the close's run table 0.8 s, journals_balance 2.5 s, due outcomes 2.6 s and
+    journals_equal 1.9 s. The close lasts as long as the longer half (journals_equal on the
+    accrual side made that one 9.4 s against 5.9 s).
     """
-    second = (capitalized_accruals_match, journals_equal_postings, gross_is_net_plus_tax)
+    second = (capitalized_accruals_match, gross_is_net_plus_tax)
     with ThreadPoolExecutor(max_workers=1) as pool, conn.transaction():
         tuned_for_checks(conn)
         dates = posting_dates(conn, execution_id)
@@ -510,9 +515,12 @@ def posting_checks(
             if accruals_conn is not None and accruals_conn is not conn
             else None
         )
+        if meanwhile is not None:
+            meanwhile(conn)
         balance = journals_balance(conn, dates)
+        equal = journals_equal_postings(conn, dates)
         due = due_accounts_have_outcome(conn, execution_id)
-        capitalized, equal, gross = taken.result() if taken else [check(conn, dates) for check in second]
+        capitalized, gross = taken.result() if taken else [check(conn, dates) for check in second]
     return [balance, equal, capitalized, gross, due]
 
 

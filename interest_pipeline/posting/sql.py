@@ -199,7 +199,11 @@ SELECT o.account_id, o.due_date
   FROM owed o
   JOIN accounts a ON a.id = o.account_id
   JOIN interest_products p ON p.code = a.product_code
- WHERE {SCOPE_PREDICATE} AND {due_on("o.due_date")}
+ -- the range again (owed is within it already): "owed" is estimated at thousands of rows where a
+ -- chunk has a few at most, and without it every chunk hashed the whole accounts table (1M rows,
+ -- 0.3-0.5 s of each 1M-account month-end chunk; docs/benchmarks.md)
+ WHERE a.id BETWEEN %(first_id)s AND %(last_id)s
+   AND {SCOPE_PREDICATE} AND {due_on("o.due_date")}
    AND NOT EXISTS (
        SELECT 1 FROM interest_postings made
         WHERE {OWED_KEY_MADE})

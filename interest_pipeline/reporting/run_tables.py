@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import dagster as dg
+import psycopg
 
 from interest_pipeline.checks.dagster_checks import report_checks
 from interest_pipeline.checks.sql import CheckResult, accrual_checks, posting_checks
@@ -55,9 +56,15 @@ def posting_close(
     """The posting run's per-currency table and its checks. The month report is a run of its own
     (reporting/month_job.py), requested when a month-end posting run succeeds."""
     metadata: dict[str, dg.MetadataValue] = {}
+    by_currency: list[tuple[Any, ...]] = []
+
+    def run_table(conn: psycopg.Connection) -> None:
+        by_currency.extend(sql.posting_run(conn, execution_id))
+
     with database.connect() as conn, database.connect() as accruals_conn:
-        metadata["by_currency"] = metadata_table(sql.POSTING_RUN_COLUMNS, sql.posting_run(conn, execution_id))
-        checks = posting_checks(conn, execution_id, accruals_conn)
+        # the run's table on the first connection while the accrual re-read runs on the other
+        checks = posting_checks(conn, execution_id, accruals_conn, meanwhile=run_table)
+    metadata["by_currency"] = metadata_table(sql.POSTING_RUN_COLUMNS, by_currency)
     report_checks(context, checks, business_date.isoformat())
     metadata["checks_failed"] = dg.MetadataValue.int(sum(not c.passed for c in checks))
     return metadata, checks

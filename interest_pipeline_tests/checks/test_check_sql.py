@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from interest_pipeline.checks import sql as checks
+from interest_pipeline.reporting.sql import posting_run
 from interest_pipeline.settings import libpq_url
 from interest_pipeline_tests.checks.books import (
     ACCOUNTS,
@@ -335,6 +336,40 @@ class TestOnTwoConnections:
             assert apart[name].figures == alone[name].figures
         for name in set(alone) - {checks.CAPITALIZED_ACCRUALS_MATCH}:
             assert apart[name] == alone[name]
+
+    def test_the_journals_and_the_close_table_run_on_the_first_connection_beside_the_accrual_re_read(
+        self, conn: psycopg.Connection, book: PostedBook, clean_db: Any
+    ) -> None:
+        # The halves are balanced by cost (docs/benchmarks.md): the postings-against-journals check
+        # and the close's run table on the first connection, the accrual re-read and the gross check
+        # on the other. A posting changed where only the other connection sees it (uncommitted):
+        # accrued, gross and net up by a cent, every table constraint still holding.
+        key = "INT-CAP-5-2025-01"
+        expected_table = posting_run(conn, book.posting_execution)
+        conn.commit()
+        seen: list[tuple[bool, list[tuple[Any, ...]]]] = []
+        with psycopg.connect(libpq_url(clean_db)) as other:
+            other.execute(
+                "UPDATE interest_postings SET accrued = accrued + 0.01, gross = gross + 0.01, net = net + 0.01"
+                " WHERE idempotency_key = %s",
+                (key,),
+            )
+            results = by_name(
+                checks.posting_checks(
+                    conn,
+                    book.posting_execution,
+                    other,
+                    meanwhile=lambda c: seen.append((c is conn, posting_run(c, book.posting_execution))),
+                )
+            )
+            other.rollback()
+        # Only the re-read on the other connection sees the changed posting; the journals check,
+        # on the first, still finds every journal equal to its posting.
+        assert [n for n, r in results.items() if not r.passed] == [checks.CAPITALIZED_ACCRUALS_MATCH]
+        assert results[checks.CAPITALIZED_ACCRUALS_MATCH].offending[0][:2] == (5, key)
+        assert results[checks.JOURNALS_EQUAL_POSTINGS].offending_count == 0
+        assert results[checks.GROSS_IS_NET_PLUS_TAX].passed
+        assert seen == [(True, expected_table)] and expected_table
 
     def test_the_checks_run_without_jit_and_with_room_to_group_and_leave_the_session_as_it_was(
         self, conn: psycopg.Connection, book: PostedBook, clean_db: Any, monkeypatch: pytest.MonkeyPatch
