@@ -16,7 +16,8 @@ Every kept book has the same accounts; only its history differs.
 `measure` takes, in each round, each kept book in turn: a copy of it, migrated to the head of the
 code that runs (so a book kept at an older revision measures today's code), whose month end is
 posted by the real `interest_posting` job (`dg.execute_job`, its default executor, on a
-PostgreSQL-backed Dagster instance: plan, chunks and the close op's checks); then the API's
+PostgreSQL-backed Dagster instance: plan, chunks and the close op's checks), and the next night
+accrued by the real `daily_interest_accrual` job on the same instance; then the API's
 execution page and result pages of that posting's execution at the server, in a fresh process
 (bench_history's queries, median of `--calls`); then the copy is dropped. Taking the books in turn
 puts every M under the same machine state (page cache, autovacuum, other work), which
@@ -29,11 +30,11 @@ import os
 import statistics
 import time
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import psycopg
-from bench_history import START, api_medians_apart, dates, month_end, month_start
+from bench_history import START, api_medians_apart, dates, month_end, month_start, run_accrual_job
 from bench_support import (
     accrue_date,
     child_result,
@@ -108,12 +109,16 @@ def measure_once(
             run_id = post_date(DatabaseResource(), PostgresLedgerResource(), posting_day(months))
             seconds = time.perf_counter() - started
             made = posting_fingerprint(url, posting_day(months))
+            accrual: dict[str, Any] = {}
         else:
             with postgres_instance(dagster_url) as instance:
                 seconds, made, run_id = run_posting_job(url, instance, posting_day(months))
+                # then the next night, by the real accrual job: the accrual of one date on this history
+                accrual_s, accrued = run_accrual_job(url, instance, posting_day(months) + timedelta(days=1))
+            accrual = {"accrual_s": accrual_s, "accrual_rows": accrued[0]}
         settle(url)
         api = api_medians_apart(url, run_id, calls)
-    return {"months": months, "posting_s": seconds, "postings": made[0], "api_ms": api}
+    return {"months": months, "posting_s": seconds, "postings": made[0], **accrual, "api_ms": api}
 
 
 def measure_apart(prefix: str, months: int, calls: int, dagster_url: URL, lifecycle: bool) -> dict[str, Any]:
@@ -135,6 +140,16 @@ def measure(server: URL, keep: list[int], rounds: int, calls: int, prefix: str, 
                 figures[m].append(measure_apart(prefix, m, calls, dagster_url, lifecycle))
                 print(f"  {json.dumps(figures[m][-1])}", flush=True)
     base = min(keep)
+    if not lifecycle:
+        base_accrual = statistics.median(f["accrual_s"] for f in figures[base])
+        print(f"\n| months | accrual job (the next night), each round | median | vs {base} |")
+        print("| ---: | --- | ---: | ---: |")
+        for m in keep:
+            seconds = [f["accrual_s"] for f in figures[m]]
+            median = statistics.median(seconds)
+            each = ", ".join(f"{s:.2f}" for s in seconds)
+            print(f"| {m} | {each} s | {median:.2f} s | {median / base_accrual:.2f}x |")
+        print()
     print(f"\n| months | posting job, each round | median | vs {base} | API medians (ms), each round |")
     print("| ---: | --- | ---: | ---: | --- |")
     base_median = statistics.median(f["posting_s"] for f in figures[base])

@@ -209,6 +209,8 @@ class InterestPosting(Base):
         CheckConstraint("made_on >= posting_date", name="made_on_or_after_posting_date"),
         Index(None, "account_id", "posting_date"),
         Index(None, "posting_date"),
+        # A run's postings, read by its close and its dry run (migration 0018): not a scan of history.
+        Index(None, "execution_id"),
         # Unique, month first (migration 0017): a month end's keys land in one region of it.
         Index(
             "uq_interest_postings_idempotency_key",

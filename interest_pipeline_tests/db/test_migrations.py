@@ -865,3 +865,54 @@ class TestKeysByMonth:
             assert scans[0]["Index Cond"].startswith('(("right"(journal_key, 7) = ')
             assert len(conn.execute(JOURNAL_SQL, {"key": key}).fetchall()) >= 2
         fresh_schema(scratch_url)
+
+
+class TestPostingsByExecution:
+    """0018: a run's postings found by its execution id through an index, not a scan of every
+    posting ever made (the close's dates and table, the dry run)."""
+
+    def test_a_posted_book_upgraded_finds_a_runs_postings_by_the_index(
+        self, scratch_url: URL, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from datetime import date
+
+        from interest_pipeline.checks.sql import posting_dates
+        from interest_pipeline.reporting.sql import POSTING_RUN_SQL, posting_run
+        from interest_pipeline_tests.checks.books import ACCOUNTS, write_book
+        from interest_pipeline_tests.posting.support import accrue_days, days, post_day
+
+        index = "ix_interest_postings_execution_id"
+        settings_at(scratch_url, monkeypatch)
+        fresh_schema(scratch_url)
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            book = write_book(conn)
+            accrue_days(conn, book, days(date(2025, 1, 1), date(2025, 2, 28)))
+            post_day(conn, date(2025, 1, 31))
+        migrate.downgrade(scratch_url, "0017")
+        named = "SELECT indexdef FROM pg_indexes WHERE indexname = %s"
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            assert conn.execute(named, (index,)).fetchall() == []
+        migrate.upgrade(scratch_url)
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            assert conn.execute(named, (index,)).fetchall() == [
+                (f"CREATE INDEX {index} ON public.interest_postings USING btree (execution_id)",)
+            ]
+            february = post_day(conn, date(2025, 2, 28))
+            assert february.succeeded == ACCOUNTS
+            [[run]] = conn.execute(
+                "SELECT id FROM interest_batch_execution WHERE job_type = 'interest_posting'"
+                " AND business_date = '2025-02-28'"
+            ).fetchall()
+            # what the close reads: February's date, and its table of ACCOUNTS postings
+            assert posting_dates(conn, run) == [date(2025, 2, 28)]
+            assert sum(row[2] for row in posting_run(conn, run)) == ACCOUNTS
+            # both by the index (a book this small is read whole unless the planner is told not to)
+            conn.execute("SET enable_seqscan = off")
+            [[plan]] = conn.execute(
+                "EXPLAIN (FORMAT JSON) " + POSTING_RUN_SQL, {"execution_id": run}
+            ).fetchall()
+            assert index in {n.get("Index Name") for n in plan_nodes(plan[0]["Plan"])}
+        migrate.downgrade(scratch_url, "0017")
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            assert conn.execute(named, (index,)).fetchall() == []
+        fresh_schema(scratch_url)
