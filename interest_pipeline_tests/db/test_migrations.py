@@ -411,6 +411,23 @@ def fresh_schema(url: URL) -> None:
     migrate.upgrade(url)
 
 
+def posted_book_at(url: URL, monkeypatch: pytest.MonkeyPatch, revision: str) -> None:
+    """A fresh book made by today's code (accrued 1 Jan-28 Feb 2025, posted on 31 Jan), then taken
+    down to `revision`: where a migration's test on a posted book starts."""
+    from datetime import date
+
+    from interest_pipeline_tests.checks.books import write_book
+    from interest_pipeline_tests.posting.support import accrue_days, days, post_day
+
+    settings_at(url, monkeypatch)
+    fresh_schema(url)
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        book = write_book(conn)
+        accrue_days(conn, book, days(date(2025, 1, 1), date(2025, 2, 28)))
+        post_day(conn, date(2025, 1, 31))
+    migrate.downgrade(url, revision)
+
+
 class TestCapitalizationByWriteOrder:
     """0011 moves a book with data to derived capitalization, and back, each row as it was."""
 
@@ -660,17 +677,10 @@ class TestAccrualsByMonth:
         from datetime import date
 
         from interest_pipeline.db.partitions import months_between, next_month, partition_name
-        from interest_pipeline_tests.checks.books import ACCOUNTS, write_book
-        from interest_pipeline_tests.posting.support import accrue_days, days, post_day
+        from interest_pipeline_tests.checks.books import ACCOUNTS
+        from interest_pipeline_tests.posting.support import post_day
 
-        settings_at(scratch_url, monkeypatch)
-        fresh_schema(scratch_url)
-        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
-            book = write_book(conn)
-            accrue_days(conn, book, days(date(2025, 1, 1), date(2025, 2, 28)))
-            post_day(conn, date(2025, 1, 31))
-
-        migrate.downgrade(scratch_url, "0014")
+        posted_book_at(scratch_url, monkeypatch, "0014")
         with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
             assert conn.execute(ENTRIES_KIND).fetchone() == ("r",)
             # written at 0014 after January's posting, dated before it: the next posting's
@@ -806,16 +816,10 @@ class TestKeysByMonth:
         from datetime import date
 
         from interest_pipeline.reporting.sql import JOURNAL_SQL
-        from interest_pipeline_tests.checks.books import ACCOUNTS, write_book
-        from interest_pipeline_tests.posting.support import accrue_days, days, post_day
+        from interest_pipeline_tests.checks.books import ACCOUNTS
+        from interest_pipeline_tests.posting.support import post_day
 
-        settings_at(scratch_url, monkeypatch)
-        fresh_schema(scratch_url)
-        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
-            book = write_book(conn)
-            accrue_days(conn, book, days(date(2025, 1, 1), date(2025, 2, 28)))
-            post_day(conn, date(2025, 1, 31))
-        migrate.downgrade(scratch_url, "0016")
+        posted_book_at(scratch_url, monkeypatch, "0016")
         with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
             assert {name for name, _ in conn.execute(KEY_INDEXES)} == {
                 "uq_interest_postings_idempotency_key",
@@ -878,17 +882,11 @@ class TestPostingsByExecution:
 
         from interest_pipeline.checks.sql import posting_dates
         from interest_pipeline.reporting.sql import POSTING_RUN_SQL, posting_run
-        from interest_pipeline_tests.checks.books import ACCOUNTS, write_book
-        from interest_pipeline_tests.posting.support import accrue_days, days, post_day
+        from interest_pipeline_tests.checks.books import ACCOUNTS
+        from interest_pipeline_tests.posting.support import post_day
 
         index = "ix_interest_postings_execution_id"
-        settings_at(scratch_url, monkeypatch)
-        fresh_schema(scratch_url)
-        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
-            book = write_book(conn)
-            accrue_days(conn, book, days(date(2025, 1, 1), date(2025, 2, 28)))
-            post_day(conn, date(2025, 1, 31))
-        migrate.downgrade(scratch_url, "0017")
+        posted_book_at(scratch_url, monkeypatch, "0017")
         named = "SELECT indexdef FROM pg_indexes WHERE indexname = %s"
         with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
             assert conn.execute(named, (index,)).fetchall() == []
