@@ -40,7 +40,7 @@ from interest_pipeline.db.capitalization import (
 from interest_pipeline.domain.enums import AccountType, values
 from interest_pipeline.posting.job import reconstructable_posting_job
 from interest_pipeline.posting.lifecycle import post_business_date, unknown_run
-from interest_pipeline.posting.sql import DUE_PREDICATE, KEY_BY_MONTH, plan_chunks
+from interest_pipeline.posting.sql import DUE_PREDICATE, KEY_BY_MONTH, plan_chunks, posting_key
 from interest_pipeline.posting.sql import JOB_TYPE as POSTING_JOB_TYPE
 from interest_pipeline.resources.database import DatabaseResource
 from interest_pipeline.resources.ledger import PostgresLedgerResource
@@ -181,7 +181,7 @@ amounts AS (
 INSERT INTO interest_postings (account_id, posting_date, idempotency_key, currency, carry_in, accrued,
     gross, carry_out, tax, net, withholding_tax_rate, is_final, written_off, accrual_count,
     first_accrual_date, last_accrual_date, execution_id, made_on, write_seq)
-SELECT id, post_date, 'INT-CAP-' || id || to_char(post_date, '-YYYY-MM'), currency, carry_in, accrued,
+SELECT id, post_date, {posting_key("id", "post_date")}, currency, carry_in, accrued,
        gross, carry_in + accrued - gross, tax, gross - tax, withholding_tax_rate, is_final,
        CASE WHEN is_final THEN carry_in + accrued - gross ELSE 0 END, n, first_date, last_date, 'floor',
        %(business_date)s::date, %(write_seq)s

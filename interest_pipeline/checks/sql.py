@@ -19,7 +19,7 @@ import psycopg
 
 from interest_pipeline.batch.executions import read_execution
 from interest_pipeline.db.capitalization import pending_rows, previous_posting
-from interest_pipeline.posting.sql import ALREADY_POSTED, NOTHING_TO_POST, due_on
+from interest_pipeline.posting.sql import ALREADY_POSTED, NOTHING_TO_POST, due_on, posting_key
 
 MAX_OFFENDING = 20
 
@@ -289,7 +289,7 @@ def gross_is_net_plus_tax(conn: psycopg.Connection, dates: Sequence[date]) -> Ch
 DUE_OUTCOMES_SQL = f"""
 WITH e AS MATERIALIZED (SELECT * FROM interest_batch_execution WHERE id = %(execution_id)s),
 due AS (
-    SELECT a.id AS account_id, 'INT-CAP-' || a.id::text || to_char(e.business_date, '-YYYY-MM') AS key,
+    SELECT a.id AS account_id, {posting_key("a.id", "e.business_date")} AS key,
            e.business_date, e.id AS execution_id
       FROM e
       JOIN accounts a ON true
