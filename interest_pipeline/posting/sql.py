@@ -21,7 +21,15 @@ from typing import Any, Protocol
 
 import psycopg
 
-from interest_pipeline.batch.chunks import MAX_ID, MIN_ID, Chunk, ChunkTask, contiguous_chunks, failed_first
+from interest_pipeline.batch.chunks import (
+    MAX_ID,
+    MIN_ID,
+    Chunk,
+    ChunkTask,
+    chunk_of_row,
+    contiguous_chunks,
+    failed_first,
+)
 from interest_pipeline.batch.config import EffectiveConfig
 from interest_pipeline.batch.executions import (
     ChunkTotals,
@@ -215,7 +223,7 @@ SELECT o.account_id, o.due_date
 PLAN_CHUNKS_SQL = f"""
 WITH owed AS MATERIALIZED ({OWED_SQL})
 SELECT n, min(id), count(*), bool_or(failed_last_time)
-  FROM (SELECT a.id, (row_number() OVER (ORDER BY a.id) - 1) / %(batch_size)s AS n,
+  FROM (SELECT a.id, {chunk_of_row("row_number() OVER (ORDER BY a.id) - 1", "count(*) OVER ()")} AS n,
                failed.account_id IS NOT NULL AS failed_last_time
           FROM accounts a
           JOIN interest_products p ON p.code = a.product_code
@@ -240,7 +248,7 @@ def scope_parameters(business_date: date, config: EffectiveConfig) -> dict[str, 
 
 def plan_chunks(conn: psycopg.Connection, business_date: date, config: EffectiveConfig) -> list[Chunk]:
     """The accounts due on P, or owing a posting of an earlier date, cut into id ranges of at most
-    batch_size of them.
+    batch_size of them (batch.chunks.chunk_of_row).
 
     Unlike the accrual's plan, only those accounts count, so a day when nothing is due is one
     empty chunk rather than the whole book's. The ranges are open-ended and contiguous like the
@@ -252,6 +260,7 @@ def plan_chunks(conn: psycopg.Connection, business_date: date, config: Effective
         {
             **scope_parameters(business_date, config),
             "batch_size": config.batch_size,
+            "parallel_threads": config.parallel_threads,
             "first_id": MIN_ID,
             "last_id": MAX_ID,
         },

@@ -78,15 +78,17 @@ class TestFailedAccountsFirst:
             for e in result.all_events
             if e.event_type_value == "STEP_START" and (e.step_key or "").startswith("accrue_chunk")
         ]
+        # six accounts in chunks of at most 2, a multiple of the 2 threads: {1, 2} {3} {4, 5} {6}
         assert starts == [
             "accrue_chunk[chunk_00002]",
             "accrue_chunk[chunk_00000]",
             "accrue_chunk[chunk_00001]",
+            "accrue_chunk[chunk_00003]",
         ]
-        assert book.execution(result.run_id)["parameters"]["chunk_order"] == [2, 0, 1]
+        assert book.execution(result.run_id)["parameters"]["chunk_order"] == [2, 0, 1, 3]
         # and the rows were written in that order
         written = [r["account_id"] for r in book.results(result.run_id).values()]
-        assert written == [5, 6, 1, 2, 3, 4]
+        assert written == [4, 5, 1, 2, 3, 6]
         assert book.accruals(D)[5] == Decimal("0.1000000000")
 
     def test_id_order_when_not_asked(self, book: Book, instance: dg.DagsterInstance) -> None:
@@ -96,7 +98,7 @@ class TestFailedAccountsFirst:
 
         result = accrue(D, instance, batch_size=2, process_failed_accounts_first=False)
 
-        assert book.execution(result.run_id)["parameters"]["chunk_order"] == [0, 1, 2]
+        assert book.execution(result.run_id)["parameters"]["chunk_order"] == [0, 1, 2, 3]
         assert [r["account_id"] for r in book.results(result.run_id).values()] == [1, 2, 3, 4, 5, 6]
 
 

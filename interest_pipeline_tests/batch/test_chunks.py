@@ -1,4 +1,8 @@
-"""Chunk planning: id ranges of batch_size accounts covering every account, failed chunks first."""
+"""Chunk planning: id ranges of at most batch_size accounts covering every account, shared out evenly
+over a multiple of parallel_threads chunks, failed chunks first."""
+
+from dataclasses import replace
+from itertools import pairwise
 
 import psycopg
 import pytest
@@ -21,13 +25,38 @@ def ten_accounts(book: Book) -> Book:
 
 
 class TestPlanChunks:
-    def test_ranges_of_batch_size_accounts_with_open_ends(self, ten_accounts: Book) -> None:
-        chunks = plan_chunks(ten_accounts.conn, _config(ten_accounts.conn, batch_size=4))  # type: ignore[arg-type]
-        assert chunks == [
-            Chunk(0, MIN_ID, 20, 4),
-            Chunk(1, 21, 143, 4),
-            Chunk(2, 144, MAX_ID, 2),
+    def test_even_ranges_of_at_most_batch_size_accounts_with_open_ends(self, ten_accounts: Book) -> None:
+        # 10 accounts need 3 chunks of at most 4; the default row's 2 parallel threads make it 4
+        # chunks of 2-3, two full rounds, instead of 4, 4 and a 2 that runs alone
+        config = _config(ten_accounts.conn, batch_size=4)
+        assert config.parallel_threads == 2  # type: ignore[attr-defined]
+        assert plan_chunks(ten_accounts.conn, config) == [  # type: ignore[arg-type]
+            Chunk(0, MIN_ID, 12, 3),
+            Chunk(1, 13, 33, 2),
+            Chunk(2, 34, 143, 3),
+            Chunk(3, 144, MAX_ID, 2),
         ]
+
+    def test_one_thread_takes_as_few_chunks_as_batch_size_allows(self, ten_accounts: Book) -> None:
+        config = replace(_config(ten_accounts.conn, batch_size=4), parallel_threads=1)  # type: ignore[type-var]
+        chunks = plan_chunks(ten_accounts.conn, config)  # type: ignore[arg-type]
+        assert [(c.first_id, c.last_id, c.accounts) for c in chunks] == [
+            (MIN_ID, 20, 4),
+            (21, 88, 3),
+            (89, MAX_ID, 3),
+        ]
+
+    @pytest.mark.parametrize(
+        ("batch_size", "threads", "sizes"), [(10, 2, [10]), (9, 2, [5, 5]), (3, 3, [2, 2, 1, 2, 2, 1])]
+    )
+    def test_a_book_within_one_batch_is_one_chunk_and_more_is_a_multiple_of_the_threads(
+        self, ten_accounts: Book, batch_size: int, threads: int, sizes: list[int]
+    ) -> None:
+        config = replace(_config(ten_accounts.conn, batch_size=batch_size), parallel_threads=threads)  # type: ignore[type-var]
+        chunks = plan_chunks(ten_accounts.conn, config)  # type: ignore[arg-type]
+        assert [c.accounts for c in chunks] == sizes
+        assert chunks[0].first_id == MIN_ID and chunks[-1].last_id == MAX_ID
+        assert all(a.last_id + 1 == b.first_id for a, b in pairwise(chunks))
 
     def test_account_ids_restrict_the_chunks(self, ten_accounts: Book) -> None:
         chunks = plan_chunks(
@@ -50,4 +79,10 @@ class TestPlanChunks:
             ten_accounts.conn,
             _config(ten_accounts.conn, batch_size=4, process_failed_accounts_first=True),  # type: ignore[arg-type]
         )
-        assert [(c.index, c.has_failed_accounts) for c in chunks] == [(0, True), (2, True), (1, False)]
+        # accounts 8 and 144 are in the first and last of the four chunks
+        assert [(c.index, c.has_failed_accounts) for c in chunks] == [
+            (0, True),
+            (3, True),
+            (1, False),
+            (2, False),
+        ]

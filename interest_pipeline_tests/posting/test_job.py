@@ -109,7 +109,8 @@ class TestPostingRun:
             for c in ("JPY", "KWD", "USD")
         }
         row = execution(conn, result.run_id)
-        assert row[:9] == ("interest_posting", JAN_31, "SUCCESS", 3, 3, 12, 12, 0, 0)
+        # 12 due accounts in chunks of at most 5, a multiple of the 2 parallel threads: four of 3
+        assert row[:9] == ("interest_posting", JAN_31, "SUCCESS", 4, 4, 12, 12, 0, 0)
         assert row[9] == gross
 
     def test_postings_carry_the_run_id(
@@ -199,14 +200,15 @@ class TestPostingRunIdempotency:
     def test_failure_on_second_chunk_fails_the_run_and_keeps_the_first_chunk(
         self, conn: psycopg.Connection, book: Book, instance: dg.DagsterInstance
     ) -> None:
+        # 12 due accounts in chunks of at most 6: accounts 1-6, then 7-12
         result = post(
-            JAN_31, instance, batch_size=5, ledger=FailingLedger(fail_for_account_id=7), raise_on_error=False
+            JAN_31, instance, batch_size=6, ledger=FailingLedger(fail_for_account_id=7), raise_on_error=False
         )
         assert not result.success
-        assert execution(conn, result.run_id)[2:5] == ("FAILED", 3, 2)
+        assert execution(conn, result.run_id)[2:5] == ("FAILED", 2, 1)
         assert conn.execute(
             "SELECT array_agg(account_id ORDER BY account_id) FROM interest_postings"
-        ).fetchone() == ([1, 2, 3, 4, 5, 11, 12],)
+        ).fetchone() == ([1, 2, 3, 4, 5, 6],)
 
     def test_rerun_after_a_failed_run_ends_as_a_clean_run(
         self, conn: psycopg.Connection, book: Book, instance: dg.DagsterInstance

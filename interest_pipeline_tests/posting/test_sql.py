@@ -639,22 +639,23 @@ class TestIdempotency:
         assert db_ledger(conn) == oracle_ledger(book.simulate(JAN_1, JAN_31))
 
     def test_failure_on_second_chunk_keeps_the_first(self, conn: psycopg.Connection, book: Book) -> None:
+        # 12 due accounts in chunks of at most 6: accounts 1-6, then 7-12
         with pytest.raises(LedgerDown):
-            post_day(conn, JAN_31, batch_size=5, ledger=FailingLedger(fail_for_account_id=7))
+            post_day(conn, JAN_31, batch_size=6, ledger=FailingLedger(fail_for_account_id=7))
         assert conn.execute(
             "SELECT array_agg(account_id ORDER BY account_id) FROM interest_postings"
-        ).fetchone() == ([1, 2, 3, 4, 5],)
-        assert conn.execute("SELECT count(DISTINCT journal_key) FROM ledger_entries").fetchone() == (5,)
+        ).fetchone() == ([1, 2, 3, 4, 5, 6],)
+        assert conn.execute("SELECT count(DISTINCT journal_key) FROM ledger_entries").fetchone() == (6,)
 
     def test_failed_chunk_rolls_back_postings_journals_and_capitalization(
         self, conn: psycopg.Connection, book: Book
     ) -> None:
         with pytest.raises(LedgerDown):
-            post_day(conn, JAN_31, batch_size=5, ledger=FailingLedger(fail_for_account_id=7))
+            post_day(conn, JAN_31, batch_size=6, ledger=FailingLedger(fail_for_account_id=7))
         assert {row[1:] for row in accrual_rows(conn, 7)} == {("ACCRUED", None, None)}
         assert conn.execute(
             "SELECT count(*) FROM interest_batch_account_result WHERE job_type = 'interest_posting'"
-            " AND account_id BETWEEN 6 AND 10"
+            " AND account_id BETWEEN 7 AND 12"
         ).fetchone() == (0,)
 
     def test_rerun_after_failure_ends_as_a_clean_run(self, conn: psycopg.Connection, book: Book) -> None:

@@ -487,7 +487,8 @@ class TestAFailedChunk:
     def test_the_dates_other_chunks_still_run_as_in_a_single_date_run(
         self, clean_db: URL, conn: psycopg.Connection, instance: dg.DagsterInstance
     ) -> None:
-        """Three chunks of 20 accounts, the middle one failing: both runs leave the same rows."""
+        """60 accounts in chunks of at most 20, a multiple of the 2 parallel threads (four of 15), the
+        third failing: both runs leave the same rows."""
         day = DATES[0].isoformat()
 
         def refused_middle_chunk() -> Any:
@@ -540,7 +541,7 @@ class TestAFailedChunk:
         [single_row] = expected.pop("interest_batch_execution")
         [ranged_row] = found.pop("interest_batch_execution")
         assert found == expected
-        assert expected["interest_accruals"], "the other two chunks accrued"
+        assert expected["interest_accruals"], "the other three chunks accrued"
         # the same row but for the failing step's name in the error message
         columns = [
             c
@@ -555,5 +556,5 @@ class TestAFailedChunk:
             ranged_row[:message] + ranged_row[message + 1 :]
         )
         assert "account refused" in single_row[message] and "account refused" in ranged_row[message]
-        assert single_row[columns.index("total_chunks")] == 3
-        assert single_row[columns.index("chunks_completed")] == 2
+        assert single_row[columns.index("total_chunks")] == 4
+        assert single_row[columns.index("chunks_completed")] == 3
