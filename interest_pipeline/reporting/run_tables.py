@@ -5,6 +5,7 @@ the reconciliation checks' evaluations (the month report is its own run: reporti
 """
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -39,10 +40,22 @@ def metadata_table(columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> d
 def accrual_close(
     context: dg.OpExecutionContext, database: DatabaseResource, execution_id: str, business_date: date
 ) -> tuple[dict[str, dg.MetadataValue], list[CheckResult]]:
-    """The accrual run's per-currency table, its checks (logged on the run) and their results."""
-    with database.connect() as conn:
-        rows = sql.accrual_run(conn, execution_id)
-        checks = accrual_checks(conn, execution_id)
+    """The accrual run's per-currency table, its checks (logged on the run) and their results.
+
+    The table is read on a second connection while the check runs on the first: each reads the
+    date's million results (1M accounts: the table ~1 s, the check ~2 s), and one after the other
+    they left one of PostgreSQL's cores idle for the whole close. A one-session resource (a ranged
+    run's) hands out the same connection twice: then one after the other.
+    """
+    with database.connect() as conn, database.connect() as table_conn:
+        if table_conn is conn:
+            rows = sql.accrual_run(conn, execution_id)
+            checks = accrual_checks(conn, execution_id)
+        else:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                table = pool.submit(sql.accrual_run, table_conn, execution_id)
+                checks = accrual_checks(conn, execution_id)
+                rows = table.result()
     report_checks(context, checks, business_date.isoformat())
     return {
         "by_currency": metadata_table(sql.ACCRUAL_RUN_COLUMNS, rows),

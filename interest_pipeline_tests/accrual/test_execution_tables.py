@@ -1,12 +1,17 @@
 """What a run records: its execution row, one result per processed account, the latest status per account."""
 
+import threading
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import dagster as dg
+import psycopg
 import pytest
 
 from interest_pipeline.accrual import ops as accrual_ops
+from interest_pipeline.reporting import run_tables
 from interest_pipeline_tests.accrual.book import Book, accrue
 
 D = date(2025, 3, 10)
@@ -71,6 +76,51 @@ class TestExecutionRow:
         assert metadata["status"] == dg.MetadataValue.text("PARTIAL")
         assert metadata["accounts_failed"] == dg.MetadataValue.int(1)
         assert result.output_for_node("close_accrual") == "PARTIAL"
+
+    def test_the_close_reads_its_table_on_a_second_connection_beside_the_check(
+        self, book: Book, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Each reads the date's results (at 1M accounts ~1 s and ~2 s): one after the other they
+        # left one of PostgreSQL's cores idle for the whole close.
+        _mixed_book(book)
+        seen: dict[str, tuple[int, int]] = {}
+
+        def recorded(name: str, read: Callable[..., Any]) -> Callable[..., Any]:
+            def reading(conn: psycopg.Connection, *args: Any) -> Any:
+                seen[name] = (conn.info.backend_pid, threading.get_ident())
+                return read(conn, *args)
+
+            return reading
+
+        monkeypatch.setattr(run_tables.sql, "accrual_run", recorded("table", run_tables.sql.accrual_run))
+        monkeypatch.setattr(run_tables, "accrual_checks", recorded("checks", run_tables.accrual_checks))
+        result = accrue(D, instance)
+        assert seen["table"][0] != seen["checks"][0]  # two backends
+        assert seen["table"][1] != seen["checks"][1]  # at once: the table in a thread of its own
+        [output] = [
+            e for e in result.all_node_events if e.is_successful_output and e.step_key == "close_accrual"
+        ]
+        metadata = output.step_output_data.metadata
+        assert metadata["checks_failed"] == dg.MetadataValue.int(0)
+        rows = [r.data for r in metadata["by_currency"].value.records]  # type: ignore[union-attr]
+        assert rows == [
+            {
+                "currency": "EUR",
+                "accounts": 1,
+                "accrued_accounts": 1,
+                "skipped": 0,
+                "failed": 0,
+                "accrued": "0.2000000000",
+            },
+            {
+                "currency": "USD",
+                "accounts": 3,
+                "accrued_accounts": 1,
+                "skipped": 1,
+                "failed": 1,
+                "accrued": "0.1000000000",
+            },
+        ]
 
     @pytest.mark.parametrize(
         ("tags", "trigger"),
