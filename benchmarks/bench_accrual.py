@@ -88,7 +88,7 @@ class Measurement:
         rate = self.accounts / self.seconds if self.seconds else 0.0
         rss = f"{self.peak_rss_mib:8.0f} MiB" if self.peak_rss_mib is not None else "         -"
         return (
-            f"| {self.accounts:>9,} | {self.label:<22} | {self.seconds:8.1f} s | {rate:>9,.0f} | "
+            f"| {self.accounts:>9,} | {self.label:<32} | {self.seconds:8.1f} s | {rate:>9,.0f} | "
             f"{self.rows:>9,} | {rss} |"
         )
 
@@ -131,8 +131,14 @@ def empty_outputs(url: URL) -> None:
         conn.execute("CHECKPOINT")
 
 
-def run_job(url: URL, arrangement: str, accounts: int, instance: dg.DagsterInstance) -> Measurement:
+def run_job(
+    url: URL, arrangement: str, accounts: int, instance: dg.DagsterInstance, batch_size: int | None = None
+) -> Measurement:
     empty_outputs(url)
+    run_config: dict[str, object] = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    if batch_size is not None:
+        # a run's override of the config row, as an operator would pass it
+        run_config["ops"] = {"plan_accrual": {"config": {"batch_size": batch_size}}}
     with TreeMemory() as memory:
         started = time.perf_counter()
         started_at = time.time()
@@ -140,7 +146,7 @@ def run_job(url: URL, arrangement: str, accounts: int, instance: dg.DagsterInsta
             dg.reconstructable(ARRANGEMENTS[arrangement]),
             instance=instance,
             tags={"dagster/partition": BUSINESS_DATE.isoformat()},
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            run_config=run_config,
         )
         seconds = time.perf_counter() - started
         ended_at = time.time()
@@ -154,7 +160,8 @@ def run_job(url: URL, arrangement: str, accounts: int, instance: dg.DagsterInsta
             (result.run_id,),
         ).fetchone()  # type: ignore[misc]
     print(f"  {arrangement}: {seconds:.1f} s, {chunks} chunks, execution {status}", flush=True)
-    return Measurement(f"job, {arrangement}", accounts, rows, seconds, memory.peak / 2**20)
+    label = f"job, {arrangement}" + (f", batch {batch_size:,}" if batch_size is not None else "")
+    return Measurement(label, accounts, rows, seconds, memory.peak / 2**20)
 
 
 def run_bare(url: URL, accounts: int) -> Measurement:
@@ -164,7 +171,9 @@ def run_bare(url: URL, accounts: int) -> Measurement:
     return Measurement("bare INSERT ... SELECT", accounts, rows, seconds, None)
 
 
-def bench(server: URL, accounts: int, arrangements: list[str], dagster_url: URL) -> list[Measurement]:
+def bench(
+    server: URL, accounts: int, arrangements: list[str], dagster_url: URL, batch_sizes: list[int | None]
+) -> list[Measurement]:
     name = f"bench_accrual_{accounts}_{uuid.uuid4().hex[:6]}"
     with database(server, name) as url:
         os.environ[DATABASE_URL_ENV] = url.render_as_string(hide_password=False)
@@ -182,7 +191,11 @@ def bench(server: URL, accounts: int, arrangements: list[str], dagster_url: URL)
             flush=True,
         )
         with postgres_instance(dagster_url) as instance:
-            results = [run_job(url, arrangement, accounts, instance) for arrangement in arrangements]
+            results = [
+                run_job(url, arrangement, accounts, instance, batch_size)
+                for arrangement in arrangements
+                for batch_size in batch_sizes
+            ]
         results.append(run_bare(url, accounts))
     return results
 
@@ -193,6 +206,12 @@ def main() -> None:
     )
     parser.add_argument("--accounts", type=int, action="append", help="book size (repeatable)")
     parser.add_argument("--arrangement", action="append", choices=sorted(ARRANGEMENTS), help="(repeatable)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        action="append",
+        help="the run's batch_size override (repeatable; default: the config row's)",
+    )
     args = parser.parse_args()
     configured = os.environ.get(DATABASE_URL_ENV)
     if not configured:
@@ -208,6 +227,8 @@ def main() -> None:
             command = [sys.executable, __file__, "--accounts", str(accounts)]
             for arrangement in arrangements:
                 command += ["--arrangement", arrangement]
+            for batch_size in args.batch_size or []:
+                command += ["--batch-size", str(batch_size)]
             output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
             print(output.split("\n| accounts")[0], flush=True)
             lines += [line for line in output.splitlines() if line.startswith("| ") and "---" not in line][1:]
@@ -216,7 +237,7 @@ def main() -> None:
         return
     dagster_db = f"bench_accrual_dagster_{uuid.uuid4().hex[:6]}"
     with database(server, dagster_db) as dagster_url:
-        measurements = bench(server, sizes[0], arrangements, dagster_url)
+        measurements = bench(server, sizes[0], arrangements, dagster_url, args.batch_size or [None])
     print("\n" + TABLE_HEAD)
     for m in measurements:
         print(m.line())

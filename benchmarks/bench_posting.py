@@ -38,6 +38,7 @@ from datetime import date, timedelta
 
 import psycopg
 from bench_support import (
+    POSTING_JOB_TYPE,
     accrue_date,
     database,
     point_at,
@@ -145,6 +146,11 @@ def main() -> None:
     parser.add_argument("--book", choices=["production", "direct"], default="production")
     parser.add_argument("--keep-book", metavar="NAME", help="build the book into database NAME and keep it")
     parser.add_argument("--from-book", metavar="NAME", help="time a clone of the kept book NAME (no build)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help="set the posting's default config row to this batch_size first (job and floor both go by it)",
+    )
     args = parser.parse_args()
     configured = os.environ.get(DATABASE_URL_ENV)
     if not configured:
@@ -161,6 +167,13 @@ def main() -> None:
         rows = reuse(url) if args.from_book else prepare(url, args.accounts, args.book)
         with psycopg.connect(libpq_url(url)) as conn:
             [[accounts]] = conn.execute("SELECT count(*) FROM accounts").fetchall()
+            if args.batch_size is not None:
+                # as an operator would tune it: the config row, read by the job and the floor alike
+                conn.execute(
+                    "UPDATE interest_batch_config SET batch_size = %s"
+                    " WHERE job_type = %s AND name = 'default'",
+                    (args.batch_size, POSTING_JOB_TYPE),
+                )
         assert url.database is not None
         with (
             database(server, f"bench_posting_floor_{tag}", template=url.database) as floor_url,
