@@ -496,14 +496,14 @@ def posting_checks(
     """The posting execution's checks, on the dates it touched.
 
     With `accruals_conn` (another connection), the check that re-reads every accrual row the
-    postings took runs on it in a thread, with the short gross check after it, while `meanwhile`
-    (the close's own figures, when given), the journal balance, the journals against the postings
-    and the due accounts' outcomes run on `conn`: the two halves cost about the same, and the two
-    connections keep both of PostgreSQL's cores busy. At a 1M-account month end (auto_explain,
-    docs/benchmarks.md 2026-12-06): capitalized 6.9 s with its figures 0.3 s and gross 0.3 s,
-    against the close's run table 0.8 s, journals_balance 2.5 s, due outcomes 2.6 s and
-    journals_equal 1.9 s. The close lasts as long as the longer half (journals_equal on the
-    accrual side made that one 9.4 s against 5.9 s).
+    postings took runs on it in a thread, then the short gross check and `meanwhile` (the close's
+    own figures, when given), while the journal balance, the journals against the postings and
+    the due accounts' outcomes run on `conn`: the two halves cost about the same, and the two
+    connections keep both of PostgreSQL's cores busy. The halves, timed one by one on a posted
+    1M-account month end (docs/benchmarks.md, 2026-12-06 afternoon): capitalized 5.3 s, gross
+    0.35 s and the run table 0.75-0.87 s (6.5 s), against journals_balance 2.3-2.5 s,
+    journals_equal 1.8-1.9 s and due outcomes 2.4-2.5 s (6.7 s). The close lasts as long as the
+    longer half: with the table on the first connection that one was 7.5 s against 5.7 s.
     """
     second = (capitalized_accruals_match, gross_is_net_plus_tax)
     with ThreadPoolExecutor(max_workers=1) as pool, conn.transaction():
@@ -511,11 +511,11 @@ def posting_checks(
         dates = posting_dates(conn, execution_id)
         # (a one-session resource hands out the same connection twice: then one after the other)
         taken = (
-            pool.submit(_tuned, second, accruals_conn, dates)
+            pool.submit(_tuned, second, accruals_conn, dates, then=meanwhile)
             if accruals_conn is not None and accruals_conn is not conn
             else None
         )
-        if meanwhile is not None:
+        if taken is None and meanwhile is not None:
             meanwhile(conn)
         balance = journals_balance(conn, dates)
         equal = journals_equal_postings(conn, dates)
@@ -524,11 +524,20 @@ def posting_checks(
     return [balance, equal, capitalized, gross, due]
 
 
-def _tuned(checks: Sequence[Any], conn: psycopg.Connection, *args: Any) -> list[CheckResult]:
-    """`checks` one after the other, in one transaction of `conn` tuned as the first connection's."""
+def _tuned(
+    checks: Sequence[Any],
+    conn: psycopg.Connection,
+    *args: Any,
+    then: Callable[[psycopg.Connection], None] | None = None,
+) -> list[CheckResult]:
+    """`checks` one after the other, then `then`, in one transaction of `conn` tuned as the first
+    connection's."""
     with conn.transaction():
         tuned_for_checks(conn)
-        return [check(conn, *args) for check in checks]
+        results = [check(conn, *args) for check in checks]
+        if then is not None:
+            then(conn)
+        return results
 
 
 def accrual_checks(conn: psycopg.Connection, execution_id: str) -> list[CheckResult]:

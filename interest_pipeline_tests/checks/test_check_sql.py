@@ -337,15 +337,15 @@ class TestOnTwoConnections:
         for name in set(alone) - {checks.CAPITALIZED_ACCRUALS_MATCH}:
             assert apart[name] == alone[name]
 
-    def test_the_journals_and_the_close_table_run_on_the_first_connection_beside_the_accrual_re_read(
+    def test_the_journals_run_on_the_first_connection_the_close_table_after_the_accrual_re_read(
         self, conn: psycopg.Connection, book: PostedBook, clean_db: Any
     ) -> None:
-        # The halves are balanced by cost (docs/benchmarks.md): the postings-against-journals check
-        # and the close's run table on the first connection, the accrual re-read and the gross check
-        # on the other. A posting changed where only the other connection sees it (uncommitted):
-        # accrued, gross and net up by a cent, every table constraint still holding.
+        # The halves are balanced by cost (docs/benchmarks.md): the journal checks and the due
+        # accounts' outcomes on the first connection; the accrual re-read, the gross check and then
+        # the close's run table on the other. A posting changed where only the other connection
+        # sees it (uncommitted): accrued, gross and net up by a cent, every table constraint holding.
         key = "INT-CAP-5-2025-01"
-        expected_table = posting_run(conn, book.posting_execution)
+        committed_table = posting_run(conn, book.posting_execution)
         conn.commit()
         seen: list[tuple[bool, list[tuple[Any, ...]]]] = []
         with psycopg.connect(libpq_url(clean_db)) as other:
@@ -354,6 +354,7 @@ class TestOnTwoConnections:
                 " WHERE idempotency_key = %s",
                 (key,),
             )
+            changed_table = posting_run(other, book.posting_execution)
             results = by_name(
                 checks.posting_checks(
                     conn,
@@ -369,7 +370,23 @@ class TestOnTwoConnections:
         assert results[checks.CAPITALIZED_ACCRUALS_MATCH].offending[0][:2] == (5, key)
         assert results[checks.JOURNALS_EQUAL_POSTINGS].offending_count == 0
         assert results[checks.GROSS_IS_NET_PLUS_TAX].passed
-        assert seen == [(True, expected_table)] and expected_table
+        # and the table was read on the other connection: it has the changed posting's cent
+        assert changed_table != committed_table
+        assert seen == [(False, changed_table)]
+
+    def test_without_a_second_connection_the_table_is_read_on_the_one(
+        self, conn: psycopg.Connection, book: PostedBook
+    ) -> None:
+        expected = posting_run(conn, book.posting_execution)
+        seen: list[tuple[bool, list[tuple[Any, ...]]]] = []
+        results = checks.posting_checks(
+            conn,
+            book.posting_execution,
+            conn,
+            meanwhile=lambda c: seen.append((c is conn, posting_run(c, book.posting_execution))),
+        )
+        assert all(r.passed for r in results) and len(results) == 5
+        assert seen == [(True, expected)] and expected
 
     def test_the_checks_run_without_jit_and_with_room_to_group_and_leave_the_session_as_it_was(
         self, conn: psycopg.Connection, book: PostedBook, clean_db: Any, monkeypatch: pytest.MonkeyPatch
