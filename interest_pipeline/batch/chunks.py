@@ -39,8 +39,8 @@ class ChunkTask:
     chunk: Chunk
 
 
-def chunk_of_row(position: str, total: str) -> str:
-    """SQL: the 0-based chunk of the row at 0-based `position` of `total` rows in id order; binds
+def chunk_of_row(id_column: str) -> str:
+    """SQL: the 0-based chunk of each row of the query, its rows taken in `id_column` order; binds
     %(batch_size)s and %(parallel_threads)s.
 
     As few chunks as batch_size allows, rounded up to a multiple of parallel_threads when there is
@@ -50,6 +50,7 @@ def chunk_of_row(position: str, total: str) -> str:
     and one of 8,554 that ran alone on one core; at 250,000 they made chunks of 250,000 and 208,554,
     one core idle for the last sixth of the chunks' time. Now: ten of ~45,900, or two of ~229,300.
     """
+    position, total = f"row_number() OVER (ORDER BY {id_column}) - 1", "count(*) OVER ()"
     batch, threads = "%(batch_size)s", "%(parallel_threads)s"
     chunks = (
         f"CASE WHEN {total} <= {batch} THEN 1"
@@ -68,7 +69,7 @@ def plan_chunks(conn: psycopg.Connection, config: EffectiveConfig) -> list[Chunk
     rows = conn.execute(
         f"""
         SELECT n, min(id), count(*)
-          FROM (SELECT id, {chunk_of_row("row_number() OVER (ORDER BY id) - 1", "count(*) OVER ()")} AS n
+          FROM (SELECT id, {chunk_of_row("id")} AS n
                   FROM accounts
                  WHERE %(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s::bigint[])) numbered
          GROUP BY n ORDER BY n

@@ -223,7 +223,7 @@ SELECT o.account_id, o.due_date
 PLAN_CHUNKS_SQL = f"""
 WITH owed AS MATERIALIZED ({OWED_SQL})
 SELECT n, min(id), count(*), bool_or(failed_last_time)
-  FROM (SELECT a.id, {chunk_of_row("row_number() OVER (ORDER BY a.id) - 1", "count(*) OVER ()")} AS n,
+  FROM (SELECT a.id, {chunk_of_row("a.id")} AS n,
                failed.account_id IS NOT NULL AS failed_last_time
           FROM accounts a
           JOIN interest_products p ON p.code = a.product_code
