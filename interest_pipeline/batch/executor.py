@@ -20,12 +20,17 @@ from typing import Any
 
 import dagster as dg
 
+from interest_pipeline.batch import forkserver_main
 from interest_pipeline.settings import CelerySettings, Settings, celery_settings, current_settings
 
-# `__main__` is imported once by the forkserver (Python skips a module run with -m, and a
-# script whose body is guarded by `if __name__ == "__main__"` does nothing there), so forked
-# children find it in place instead of each re-running the parent's script.
-_ALWAYS_PRELOADED = ("__main__", "interest_pipeline.batch.step_imports")
+# The run's main script is imported once by the forkserver (batch.forkserver_main: naming
+# `__main__` alone does not do it on CPython 3.11), so forked children find it in place instead of
+# each re-running it; `__main__` stays named for the Pythons where it does.
+_ALWAYS_PRELOADED = (
+    "__main__",
+    "interest_pipeline.batch.forkserver_main",
+    "interest_pipeline.batch.step_imports",
+)
 DEFINITIONS_MODULE = "interest_pipeline.definitions"
 
 # Celery app settings for chunk steps. A chunk is acknowledged only once it has run (acks_late),
@@ -55,7 +60,11 @@ def forkserver_executor(job_module: str, step_processes: int) -> dg.ExecutorDefi
     max_concurrent caps step processes; the config row's parallel_threads bounds the chunks that
     actually run at once (batch.lifecycle.acquire_slot), whichever executor runs them, so a
     parallel_threads above it needs INTEREST_STEP_PROCESSES raised too (settings).
+
+    Built in the run's process (it loads the job before its first step starts the forkserver), so
+    the main script announced here is the one its step processes would re-run.
     """
+    forkserver_main.announce()
     return dg.multiprocess_executor.configured(
         {
             "max_concurrent": step_processes,

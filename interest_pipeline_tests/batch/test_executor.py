@@ -83,3 +83,71 @@ class TestStepImports:
                 )
                 assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
+# A run's main script: records every process that runs its body, then forks three steps from a
+# forkserver preloaded as the chunk executor preloads it.
+_RUN_MAIN = """
+import multiprocessing, os, sys
+
+with open(sys.argv[1] if __name__ == "__main__" else os.environ["RUNS_FILE"], "a") as f:
+    f.write(f"{os.getpid()} {__name__}\\n")
+
+
+def step(steps_file):
+    with open(steps_file, "a") as f:
+        f.write(f"{os.getpid()}\\n")
+
+
+if __name__ == "__main__":
+    os.environ["RUNS_FILE"] = sys.argv[1]
+    from interest_pipeline.batch.executor import forkserver_executor
+
+    resolved = forkserver_executor("interest_pipeline.accrual.job", 2).apply_config_mapping({})
+    preload = resolved.value["config"]["start_method"]["forkserver"]["preload_modules"]
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["dagster._core.executor.multiprocess", *preload])
+    for _ in range(3):
+        child = context.Process(target=step, args=(sys.argv[2],))
+        child.start()
+        child.join()
+        assert child.exitcode == 0
+"""
+
+
+class TestForkserverMain:
+    def test_the_run_script_is_run_once_by_the_forkserver_not_by_each_step(self, tmp_path: Path) -> None:
+        """CPython 3.11 ignores `__main__` in a forkserver's preload list: each step process re-ran
+        the run's script (0.35-0.85 s a step with a benchmark's imports). Fails without
+        batch.forkserver_main: three `__mp_main__` runs, one per step, none in the server."""
+        script, runs, steps = tmp_path / "run_main.py", tmp_path / "runs.txt", tmp_path / "steps.txt"
+        script.write_text(_RUN_MAIN)
+        env = {k: v for k, v in os.environ.items() if k != "INTEREST_FORKSERVER_MAIN_PATH"}
+        done = subprocess.run(
+            [sys.executable, str(script), str(runs), str(steps)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        step_pids = steps.read_text().split()
+        ran = [line.split() for line in runs.read_text().splitlines()]
+        assert [name for _, name in ran] == ["__main__", "__mp_main__"]
+        [(parent, _), (server, _)] = ran
+        assert len(set(step_pids)) == 3
+        assert server not in step_pids and parent not in step_pids
+
+    def test_a_process_without_a_main_script_announces_none(self) -> None:
+        """`python -c` (the forkserver's own kind of main) and `-m` have no script to re-run: the
+        variable is removed, so a forkserver started from such a process runs nothing."""
+        code = (
+            "import os; os.environ['INTEREST_FORKSERVER_MAIN_PATH'] = '/elsewhere.py';"
+            "from interest_pipeline.batch import forkserver_main as m; m.announce();"
+            "print(m.main_path(), os.environ.get(m.MAIN_PATH_ENV))"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+        )
+        assert done.stdout.split() == ["None", "None"]
