@@ -124,39 +124,91 @@ HAVING sum(debit) <> sum(credit) OR count(DISTINCT currency) > 1
 UNBALANCED_JOURNAL_COLUMNS = ("journal_key", "value_date", "currencies", "debit", "credit")
 
 
-# The dates' lines grouped once per journal and currency: the figures per currency and the count of
-# unbalanced journals come from that one grouping (the offending rows are read only when there are
-# any). At a 1M-account month end, grouping 932,272 lines twice (figures, then offenders) cost 3.8 s.
+# Both ledger checks from ONE grouping of the dates' lines per journal, date and currency: the
+# balance's figures per currency and its count of unbalanced journals, the journals' debit per key
+# against the postings' gross (the count of unequal ones) and both sides' sums per currency. The
+# offending rows are read only when there are any. At a 1M-account month end the two checks read
+# and grouped the 932,272 lines once each: 2.3 s and 1.85 s, one after the other on the close's
+# first connection (docs/benchmarks.md, 2026-12-06 evening).
 JOURNAL_FIGURES_SQL = """
-WITH per_currency AS (
+WITH per_currency AS MATERIALIZED (
     SELECT journal_key, value_date, currency, count(*) AS lines, sum(debit) AS debit, sum(credit) AS credit
       FROM ledger_entries
      WHERE value_date = ANY (%(dates)s::date[])
      GROUP BY journal_key, value_date, currency
-)
-SELECT currency, count(DISTINCT journal_key), sum(lines)::bigint, sum(debit), sum(credit),
+),
+-- per key, as JOURNAL_VS_POSTING_SQL groups the lines
+journals AS (
+    SELECT journal_key, min(currency) AS currency, sum(debit) AS debit FROM per_currency GROUP BY journal_key
+),
+postings AS (
+    SELECT currency, idempotency_key, gross
+      FROM interest_postings WHERE posting_date = ANY (%(dates)s::date[])
+),
+ledger AS (
+    SELECT currency, count(DISTINCT journal_key) AS journals, sum(lines)::bigint AS lines,
+           sum(debit) AS debit, sum(credit) AS credit
+      FROM per_currency GROUP BY currency
+),
+posted AS (SELECT currency, sum(gross) AS gross FROM postings GROUP BY currency)
+SELECT coalesce(l.currency, g.currency), l.journals, l.lines, l.debit, l.credit, g.gross,
        (SELECT count(*) FROM (SELECT 1 FROM per_currency GROUP BY journal_key, value_date
-                               HAVING sum(debit) <> sum(credit) OR count(*) > 1) unbalanced)
-  FROM per_currency
- GROUP BY currency
+                               HAVING sum(debit) <> sum(credit) OR count(*) > 1) unbalanced),
+       (SELECT count(*) FROM journals j
+          FULL JOIN (SELECT * FROM postings WHERE gross > 0) p ON p.idempotency_key = j.journal_key
+         WHERE j.debit IS DISTINCT FROM p.gross OR j.currency IS DISTINCT FROM p.currency)
+  FROM ledger l
+  FULL JOIN posted g ON g.currency = l.currency
  ORDER BY 1
 """
 
 
-def journals_balance(conn: psycopg.Connection, dates: Sequence[date]) -> CheckResult:
-    """Every journal valued on the dates balances (debits = credits, in one currency)."""
+def journal_checks(conn: psycopg.Connection, dates: Sequence[date]) -> tuple[CheckResult, CheckResult]:
+    """journals_balance and journals_equal_postings, from one read of the dates' ledger lines."""
     params = {"dates": list(dates)}
     rows = conn.execute(JOURNAL_FIGURES_SQL, params).fetchall()
-    figures = {
+    unbalanced, unequal = (int(rows[0][6]), int(rows[0][7])) if rows else (0, 0)
+    in_ledger = [r for r in rows if r[1] is not None]
+    balance_figures = {
         "dates": _dates_figure(dates),
-        "journals": sum(int(r[1]) for r in rows),
-        "lines": sum(int(r[2]) for r in rows),
-        "by_currency": _per_currency([r[:5] for r in rows], ("journals", "lines", "debit", "credit")),
+        "journals": sum(int(r[1]) for r in in_ledger),
+        "lines": sum(int(r[2]) for r in in_ledger),
+        "by_currency": _per_currency([r[:5] for r in in_ledger], ("journals", "lines", "debit", "credit")),
     }
-    description = "Every journal of the date balances: its debits equal its credits, all in one currency."
-    if not rows or int(rows[0][5]) == 0:
-        return CheckResult(JOURNALS_BALANCE, description, figures, UNBALANCED_JOURNAL_COLUMNS)
-    return _check(conn, JOURNALS_BALANCE, description, figures, UNBALANCED_JOURNALS_SQL, params)
+    equal_figures = {
+        "dates": _dates_figure(dates),
+        "by_currency": _per_currency(
+            [
+                (r[0], r[3] if r[3] is not None else Decimal(0), r[5] if r[5] is not None else Decimal(0))
+                for r in rows
+            ],
+            ("journal_debit", "posting_gross"),
+        ),
+    }
+    balance_description = (
+        "Every journal of the date balances: its debits equal its credits, all in one currency."
+    )
+    equal_description = "The journals of the date equal the postings' gross, per posting and so per currency."
+    balance = (
+        _check(conn, JOURNALS_BALANCE, balance_description, balance_figures, UNBALANCED_JOURNALS_SQL, params)
+        if unbalanced
+        else CheckResult(JOURNALS_BALANCE, balance_description, balance_figures, UNBALANCED_JOURNAL_COLUMNS)
+    )
+    equal = (
+        _check(
+            conn, JOURNALS_EQUAL_POSTINGS, equal_description, equal_figures, JOURNAL_VS_POSTING_SQL, params
+        )
+        if unequal
+        else CheckResult(
+            JOURNALS_EQUAL_POSTINGS, equal_description, equal_figures, JOURNAL_VS_POSTING_COLUMNS
+        )
+    )
+    return balance, equal
+
+
+def journals_balance(conn: psycopg.Connection, dates: Sequence[date]) -> CheckResult:
+    """Every journal valued on the dates balances (debits = credits, in one currency)."""
+    return journal_checks(conn, dates)[0]
 
 
 # Per posting key: the journal's debit (line 1, interest expense) against the posting's gross.
@@ -176,38 +228,12 @@ SELECT coalesce(j.journal_key, p.idempotency_key) AS journal_key,
   FULL JOIN postings p ON p.idempotency_key = j.journal_key
  WHERE j.debit IS DISTINCT FROM p.gross OR j.currency IS DISTINCT FROM p.currency
 """
+JOURNAL_VS_POSTING_COLUMNS = ("journal_key", "currency", "journal_debit", "posting_gross")
 
 
 def journals_equal_postings(conn: psycopg.Connection, dates: Sequence[date]) -> CheckResult:
     """Journals per currency equal the postings' gross, journal by journal."""
-    params = {"dates": list(dates)}
-    rows = conn.execute(
-        """
-        SELECT coalesce(j.currency, p.currency), j.debit, p.gross
-          FROM (SELECT currency, sum(debit) AS debit FROM ledger_entries
-                 WHERE value_date = ANY (%(dates)s::date[]) GROUP BY currency) j
-          FULL JOIN (SELECT currency, sum(gross) AS gross FROM interest_postings
-                      WHERE posting_date = ANY (%(dates)s::date[]) GROUP BY currency) p
-            ON p.currency = j.currency
-         ORDER BY 1
-        """,
-        params,
-    ).fetchall()
-    figures = {
-        "dates": _dates_figure(dates),
-        "by_currency": _per_currency(
-            [(c, d if d is not None else Decimal(0), g if g is not None else Decimal(0)) for c, d, g in rows],
-            ("journal_debit", "posting_gross"),
-        ),
-    }
-    return _check(
-        conn,
-        JOURNALS_EQUAL_POSTINGS,
-        "The journals of the date equal the postings' gross, per posting and so per currency.",
-        figures,
-        JOURNAL_VS_POSTING_SQL,
-        params,
-    )
+    return journal_checks(conn, dates)[1]
 
 
 # --- Postings ----------------------------------------------------------------------------------
@@ -496,31 +522,30 @@ def posting_checks(
     """The posting execution's checks, on the dates it touched.
 
     With `accruals_conn` (another connection), the check that re-reads every accrual row the
-    postings took runs on it in a thread, then the short gross check and `meanwhile` (the close's
-    own figures, when given), while the journal balance, the journals against the postings and
-    the due accounts' outcomes run on `conn`: the two halves cost about the same, and the two
-    connections keep both of PostgreSQL's cores busy. The halves, timed one by one on a posted
-    1M-account month end (docs/benchmarks.md, 2026-12-06 afternoon): capitalized 5.3 s, gross
-    0.35 s and the run table 0.75-0.87 s (6.5 s), against journals_balance 2.3-2.5 s,
-    journals_equal 1.8-1.9 s and due outcomes 2.4-2.5 s (6.7 s). The close lasts as long as the
-    longer half: with the table on the first connection that one was 7.5 s against 5.7 s.
+    postings took runs on it in a thread, then `meanwhile` (the close's own figures, when given),
+    while both journal checks (one read of the lines), the due accounts' outcomes and the short
+    gross check run on `conn`: the two halves cost about the same, and the two connections keep
+    both of PostgreSQL's cores busy. The halves, timed one by one on a posted 1M-account month end
+    (docs/benchmarks.md, 2026-12-06 evening): capitalized 5.3-5.4 s and the run table 0.8 s
+    (6.1-6.2 s), against the journal checks 3.3 s, due outcomes 2.5-2.6 s and gross 0.33 s
+    (6.2 s). The close lasts as long as the longer half; with the journal checks apart (2.3 s and
+    1.85 s) and gross beside the re-read, the halves were 6.7 s and 6.5 s.
     """
-    second = (capitalized_accruals_match, gross_is_net_plus_tax)
     with ThreadPoolExecutor(max_workers=1) as pool, conn.transaction():
         tuned_for_checks(conn)
         dates = posting_dates(conn, execution_id)
         # (a one-session resource hands out the same connection twice: then one after the other)
         taken = (
-            pool.submit(_tuned, second, accruals_conn, dates, then=meanwhile)
+            pool.submit(_tuned, (capitalized_accruals_match,), accruals_conn, dates, then=meanwhile)
             if accruals_conn is not None and accruals_conn is not conn
             else None
         )
         if taken is None and meanwhile is not None:
             meanwhile(conn)
-        balance = journals_balance(conn, dates)
-        equal = journals_equal_postings(conn, dates)
+        balance, equal = journal_checks(conn, dates)
         due = due_accounts_have_outcome(conn, execution_id)
-        capitalized, gross = taken.result() if taken else [check(conn, dates) for check in second]
+        gross = gross_is_net_plus_tax(conn, dates)
+        [capitalized] = taken.result() if taken else [capitalized_accruals_match(conn, dates)]
     return [balance, equal, capitalized, gross, due]
 
 
