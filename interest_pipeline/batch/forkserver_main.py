@@ -6,7 +6,7 @@ that script as `__mp_main__` before its op starts, unless the server already hol
 the server is handed a key (`main_path`) that `multiprocessing.spawn.get_preparation_data` stopped
 writing (`init_main_from_path`) in 3.4. Fixed upstream in 3.13 and 3.14 (gh-126631), not in 3.11.
 
-Measured on 2 cores (docs/benchmarks.md, 2026-12-06 evening): with a benchmark script as the
+Measured on 2 cores (docs/benchmarks.md, 2026-12-06, 16:30-17:10 UTC): with a benchmark script as the
 run's main, every step process spent 0.35 s idle (0.6-0.85 s while PostgreSQL had both cores)
 re-importing what that script imports; `dagster api execute_run`, the runs the daemon launches,
 costs 0.06 s a step. So the process that builds the executor (the run's own: it loads the job

@@ -129,7 +129,7 @@ UNBALANCED_JOURNAL_COLUMNS = ("journal_key", "value_date", "currencies", "debit"
 # against the postings' gross (the count of unequal ones) and both sides' sums per currency. The
 # offending rows are read only when there are any. At a 1M-account month end the two checks read
 # and grouped the 932,272 lines once each: 2.3 s and 1.85 s, one after the other on the close's
-# first connection (docs/benchmarks.md, 2026-12-06 evening).
+# first connection (docs/benchmarks.md, 2026-12-06, 16:30-17:10 UTC).
 JOURNAL_FIGURES_SQL = """
 WITH per_currency AS MATERIALIZED (
     SELECT journal_key, value_date, currency, count(*) AS lines, sum(debit) AS debit, sum(credit) AS credit
@@ -526,7 +526,7 @@ def posting_checks(
     while both journal checks (one read of the lines), the due accounts' outcomes and the short
     gross check run on `conn`: the two halves cost about the same, and the two connections keep
     both of PostgreSQL's cores busy. The halves, timed one by one on a posted 1M-account month end
-    (docs/benchmarks.md, 2026-12-06 evening): capitalized 5.3-5.4 s and the run table 0.8 s
+    (docs/benchmarks.md, 2026-12-06, 16:30-17:10 UTC): capitalized 5.3-5.4 s and the run table 0.8 s
     (6.1-6.2 s), against the journal checks 3.3 s, due outcomes 2.5-2.6 s and gross 0.33 s
     (6.2 s). The close lasts as long as the longer half; with the journal checks apart (2.3 s and
     1.85 s) and gross beside the re-read, the halves were 6.7 s and 6.5 s.
