@@ -17,6 +17,7 @@ in the children (a script guarded by `if __name__ == "__main__"` does nothing bu
 
 import os
 import sys
+import warnings
 from multiprocessing import process, spawn
 
 MAIN_PATH_ENV = "INTEREST_FORKSERVER_MAIN_PATH"
@@ -69,6 +70,8 @@ def preload() -> None:
     current._inheriting = True  # type: ignore[attr-defined]  # as forkserver.main sets it
     try:
         spawn.import_main_path(path)
+    except Exception as error:  # the script's own error: each step meets it as it did before
+        warnings.warn(f"forkserver: {path} not preloaded, each step runs it: {error!r}", stacklevel=1)
     finally:
         del current._inheriting  # type: ignore[attr-defined]
 

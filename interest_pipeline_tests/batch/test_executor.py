@@ -151,3 +151,23 @@ class TestForkserverMain:
             [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
         )
         assert done.stdout.split() == ["None", "None"]
+
+
+def test_a_script_that_fails_to_import_leaves_the_forkserver_as_it_was(tmp_path: Path) -> None:
+    """A run script that raises when imported by name is not preloaded: the server starts anyway
+    (without the module's guard it would have died), and each step meets the error as before."""
+    script = tmp_path / "failing_main.py"
+    script.write_text("raise RuntimeError('not as __mp_main__')\n")
+    code = (
+        "import os, sys; sys.argv[:] = ['-c'];"
+        f"os.environ['INTEREST_FORKSERVER_MAIN_PATH'] = {str(script)!r};"
+        "import multiprocessing.forkserver;"
+        "from interest_pipeline.batch import forkserver_main as m;"
+        "print('loaded', sys.modules['__main__'].__dict__.get('__file__'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["loaded", "None"]  # the server's own main, untouched
+    assert "UserWarning: forkserver:" in done.stderr and "not as __mp_main__" in done.stderr
