@@ -36,6 +36,15 @@ def _config(job_module: str) -> dict[str, object]:
     return resolved.value["config"]  # type: ignore[no-any-return,index]
 
 
+def _python(*args: str, env: dict[str, str] | None = None) -> "subprocess.CompletedProcess[str]":
+    """This interpreter run on `args` in a process of its own; it must succeed."""
+    done = subprocess.run(
+        [sys.executable, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 class TestChunkExecutor:
     @pytest.mark.parametrize("job_name", ["daily_interest_accrual", "interest_posting"])
     def test_each_job_forks_its_steps_from_a_server_that_preloaded_the_job(self, job_name: str) -> None:
@@ -73,15 +82,7 @@ class TestStepImports:
             }
             # the first creates Dagster's tables (as the run's first process would), the second is a step
             for _ in range(2):
-                done = subprocess.run(
-                    [sys.executable, "-c", _STEP_START, str(tmp_path)],
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    timeout=120,
-                    check=False,
-                )
-                assert done.returncode == 0, done.stderr
+                done = _python("-c", _STEP_START, str(tmp_path), env=env)
         assert json.loads(done.stdout.splitlines()[-1]) == []
 
 
@@ -123,15 +124,7 @@ class TestForkserverMain:
         script, runs, steps = tmp_path / "run_main.py", tmp_path / "runs.txt", tmp_path / "steps.txt"
         script.write_text(_RUN_MAIN)
         env = {k: v for k, v in os.environ.items() if k != "INTEREST_FORKSERVER_MAIN_PATH"}
-        done = subprocess.run(
-            [sys.executable, str(script), str(runs), str(steps)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
+        _python(str(script), str(runs), str(steps), env=env)
         step_pids = steps.read_text().split()
         ran = [line.split() for line in runs.read_text().splitlines()]
         assert [name for _, name in ran] == ["__main__", "__mp_main__"]
@@ -147,10 +140,7 @@ class TestForkserverMain:
             "from interest_pipeline.batch import forkserver_main as m; m.announce();"
             "print(m.main_path(), os.environ.get(m.MAIN_PATH_ENV))"
         )
-        done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-        )
-        assert done.stdout.split() == ["None", "None"]
+        assert _python("-c", code).stdout.split() == ["None", "None"]
 
 
 def test_a_script_that_fails_to_import_leaves_the_forkserver_as_it_was(tmp_path: Path) -> None:
@@ -165,9 +155,6 @@ def test_a_script_that_fails_to_import_leaves_the_forkserver_as_it_was(tmp_path:
         "from interest_pipeline.batch import forkserver_main as m;"
         "print('loaded', sys.modules['__main__'].__dict__.get('__file__'))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stderr
+    done = _python("-c", code)
     assert done.stdout.split() == ["loaded", "None"]  # the server's own main, untouched
     assert "UserWarning: forkserver:" in done.stderr and "not as __mp_main__" in done.stderr
