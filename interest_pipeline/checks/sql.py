@@ -124,13 +124,17 @@ HAVING sum(debit) <> sum(credit) OR count(DISTINCT currency) > 1
 UNBALANCED_JOURNAL_COLUMNS = ("journal_key", "value_date", "currencies", "debit", "credit")
 
 
+# A journal per key (j: its lines' min currency and debit) that is not its posting (p), either side
+# possibly missing: counted by JOURNAL_FIGURES_SQL, listed by JOURNAL_VS_POSTING_SQL.
+JOURNAL_UNLIKE_POSTING = "j.debit IS DISTINCT FROM p.gross OR j.currency IS DISTINCT FROM p.currency"
+
 # Both ledger checks from ONE grouping of the dates' lines per journal, date and currency: the
 # balance's figures per currency and its count of unbalanced journals, the journals' debit per key
 # against the postings' gross (the count of unequal ones) and both sides' sums per currency. The
 # offending rows are read only when there are any. At a 1M-account month end the two checks read
 # and grouped the 932,272 lines once each: 2.3 s and 1.85 s, one after the other on the close's
 # first connection (docs/benchmarks.md, 2026-12-06, 16:30-17:10 UTC).
-JOURNAL_FIGURES_SQL = """
+JOURNAL_FIGURES_SQL = f"""
 WITH per_currency AS MATERIALIZED (
     SELECT journal_key, value_date, currency, count(*) AS lines, sum(debit) AS debit, sum(credit) AS credit
       FROM ledger_entries
@@ -156,7 +160,7 @@ SELECT coalesce(l.currency, g.currency), l.journals, l.lines, l.debit, l.credit,
                                HAVING sum(debit) <> sum(credit) OR count(*) > 1) unbalanced),
        (SELECT count(*) FROM journals j
           FULL JOIN (SELECT * FROM postings WHERE gross > 0) p ON p.idempotency_key = j.journal_key
-         WHERE j.debit IS DISTINCT FROM p.gross OR j.currency IS DISTINCT FROM p.currency)
+         WHERE {JOURNAL_UNLIKE_POSTING})
   FROM ledger l
   FULL JOIN posted g ON g.currency = l.currency
  ORDER BY 1
@@ -164,7 +168,8 @@ SELECT coalesce(l.currency, g.currency), l.journals, l.lines, l.debit, l.credit,
 
 
 def journal_checks(conn: psycopg.Connection, dates: Sequence[date]) -> tuple[CheckResult, CheckResult]:
-    """journals_balance and journals_equal_postings, from one read of the dates' ledger lines."""
+    """The checks JOURNALS_BALANCE and JOURNALS_EQUAL_POSTINGS, from one read of the dates' ledger
+    lines (the close runs both; apart, each read and grouped every line)."""
     params = {"dates": list(dates)}
     rows = conn.execute(JOURNAL_FIGURES_SQL, params).fetchall()
     unbalanced, unequal = (int(rows[0][6]), int(rows[0][7])) if rows else (0, 0)
@@ -206,14 +211,9 @@ def journal_checks(conn: psycopg.Connection, dates: Sequence[date]) -> tuple[Che
     return balance, equal
 
 
-def journals_balance(conn: psycopg.Connection, dates: Sequence[date]) -> CheckResult:
-    """Every journal valued on the dates balances (debits = credits, in one currency)."""
-    return journal_checks(conn, dates)[0]
-
-
 # Per posting key: the journal's debit (line 1, interest expense) against the posting's gross.
 # A posting with gross 0 has no journal; a journal without a posting of the dates is an offender.
-JOURNAL_VS_POSTING_SQL = """
+JOURNAL_VS_POSTING_SQL = f"""
 WITH journals AS (
     SELECT journal_key, min(currency) AS currency, sum(debit) AS debit
       FROM ledger_entries WHERE value_date = ANY (%(dates)s::date[]) GROUP BY journal_key
@@ -226,14 +226,9 @@ SELECT coalesce(j.journal_key, p.idempotency_key) AS journal_key,
        coalesce(j.currency, p.currency) AS currency, j.debit AS journal_debit, p.gross AS posting_gross
   FROM journals j
   FULL JOIN postings p ON p.idempotency_key = j.journal_key
- WHERE j.debit IS DISTINCT FROM p.gross OR j.currency IS DISTINCT FROM p.currency
+ WHERE {JOURNAL_UNLIKE_POSTING}
 """
 JOURNAL_VS_POSTING_COLUMNS = ("journal_key", "currency", "journal_debit", "posting_gross")
-
-
-def journals_equal_postings(conn: psycopg.Connection, dates: Sequence[date]) -> CheckResult:
-    """Journals per currency equal the postings' gross, journal by journal."""
-    return journal_checks(conn, dates)[1]
 
 
 # --- Postings ----------------------------------------------------------------------------------
