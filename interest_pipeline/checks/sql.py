@@ -531,7 +531,7 @@ def posting_checks(
         dates = posting_dates(conn, execution_id)
         # (a one-session resource hands out the same connection twice: then one after the other)
         taken = (
-            pool.submit(_tuned, (capitalized_accruals_match,), accruals_conn, dates, then=meanwhile)
+            pool.submit(_capitalized_apart, accruals_conn, dates, meanwhile)
             if accruals_conn is not None and accruals_conn is not conn
             else None
         )
@@ -540,24 +540,21 @@ def posting_checks(
         balance, equal = journal_checks(conn, dates)
         due = due_accounts_have_outcome(conn, execution_id)
         gross = gross_is_net_plus_tax(conn, dates)
-        [capitalized] = taken.result() if taken else [capitalized_accruals_match(conn, dates)]
+        capitalized = taken.result() if taken else capitalized_accruals_match(conn, dates)
     return [balance, equal, capitalized, gross, due]
 
 
-def _tuned(
-    checks: Sequence[Any],
-    conn: psycopg.Connection,
-    *args: Any,
-    then: Callable[[psycopg.Connection], None] | None = None,
-) -> list[CheckResult]:
-    """`checks` one after the other, then `then`, in one transaction of `conn` tuned as the first
+def _capitalized_apart(
+    conn: psycopg.Connection, dates: Sequence[date], then: Callable[[psycopg.Connection], None] | None
+) -> CheckResult:
+    """capitalized_accruals_match, then `then`, in one transaction of `conn` tuned as the first
     connection's."""
     with conn.transaction():
         tuned_for_checks(conn)
-        results = [check(conn, *args) for check in checks]
+        result = capitalized_accruals_match(conn, dates)
         if then is not None:
             then(conn)
-        return results
+        return result
 
 
 def accrual_checks(conn: psycopg.Connection, execution_id: str) -> list[CheckResult]:
