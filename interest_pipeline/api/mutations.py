@@ -20,7 +20,7 @@ from interest_pipeline.batch.executions import ExecutionRow
 
 # What a new configuration gets for a field left out: the seeded rows' values.
 CREATE_DEFAULTS: dict[str, Any] = {
-    "batch_size": 50_000,
+    "batch_size": 250_000,
     "parallel_threads": 2,
     "max_retries": 3,
     "retry_interval_seconds": 60,

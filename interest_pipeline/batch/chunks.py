@@ -39,6 +39,12 @@ class ChunkTask:
     chunk: Chunk
 
 
+# The fewest accounts a chunk of a book within one batch is split down to, so that such a book
+# still uses parallel_threads: below it a second chunk step's start (~0.1-0.2 s, more on the
+# multiprocess and Celery executors) buys less than the core it frees.
+MIN_SPLIT_ACCOUNTS = 25_000
+
+
 def chunk_of_row(id_column: str) -> str:
     """SQL: the 0-based chunk of each row of the query, its rows taken in `id_column` order; binds
     %(batch_size)s and %(parallel_threads)s.
@@ -49,11 +55,15 @@ def chunk_of_row(id_column: str) -> str:
     Cut by batch_size alone, a 1M-account month end's 458,554 candidates made nine chunks of 50,000
     and one of 8,554 that ran alone on one core; at 250,000 they made chunks of 250,000 and 208,554,
     one core idle for the last sixth of the chunks' time. Now: ten of ~45,900, or two of ~229,300.
+
+    A book within one batch is split too, into up to parallel_threads chunks of at least
+    MIN_SPLIT_ACCOUNTS: at the default batch_size of 250,000 a 200,000-account book was one chunk
+    on one core while the other idled. Books under twice that stay one chunk.
     """
     position, total = f"row_number() OVER (ORDER BY {id_column}) - 1", "count(*) OVER ()"
     batch, threads = "%(batch_size)s", "%(parallel_threads)s"
     chunks = (
-        f"CASE WHEN {total} <= {batch} THEN 1"
+        f"CASE WHEN {total} <= {batch} THEN greatest(1, least({threads}, {total} / {MIN_SPLIT_ACCOUNTS}))"
         f" ELSE (({total} + {batch} - 1) / {batch} + {threads} - 1) / {threads} * {threads} END"
     )
     return f"(({position}) * ({chunks})) / ({total})"

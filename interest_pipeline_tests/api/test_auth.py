@@ -92,7 +92,7 @@ class TestRoles:
                 "SELECT name, batch_size, updated_by FROM interest_batch_config ORDER BY id"
             ).fetchall()
             runs = conn.execute("SELECT count(*) FROM interest_batch_execution").fetchone()
-        assert rows == [("default", 50_000, None), ("default", 50_000, None)]
+        assert rows == [("default", 250_000, None), ("default", 250_000, None)]
         assert runs == (0,)
 
     def test_admin_token_and_admin_jwt_mutate_and_are_recorded_by_name(self, api: Stack) -> None:

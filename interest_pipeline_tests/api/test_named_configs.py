@@ -43,7 +43,7 @@ class TestNamedConfigs:
             ("FIXED_DEPOSIT",),
         )
         default = load_job_config(conn, "interest_posting")
-        assert (default.name, default.batch_size) == ("default", 50_000)
+        assert (default.name, default.batch_size) == ("default", 250_000)
 
     def test_a_row_of_another_job_type_is_refused(self, conn: psycopg.Connection) -> None:
         config_id = add(conn, "interest_posting", "fixed-deposits")

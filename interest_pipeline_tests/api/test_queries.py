@@ -148,7 +148,7 @@ class TestConfigs:
         assert {k: v for k, v in accrual.items() if k not in ("id", "createdAt", "updatedAt")} == {
             "jobType": "daily_interest_accrual",
             "name": "default",
-            "batchSize": 50_000,
+            "batchSize": 250_000,
             "parallelThreads": 2,
             "maxRetries": 3,
             "retryIntervalSeconds": 60,

@@ -7,7 +7,7 @@ from itertools import pairwise
 import psycopg
 import pytest
 
-from interest_pipeline.batch.chunks import MAX_ID, MIN_ID, Chunk, plan_chunks
+from interest_pipeline.batch.chunks import MAX_ID, MIN_ID, MIN_SPLIT_ACCOUNTS, Chunk, plan_chunks
 from interest_pipeline.batch.config import BatchRunConfig, load_job_config, merge_config
 from interest_pipeline_tests.accrual.book import Book
 
@@ -57,6 +57,33 @@ class TestPlanChunks:
         assert [c.accounts for c in chunks] == sizes
         assert chunks[0].first_id == MIN_ID and chunks[-1].last_id == MAX_ID
         assert all(a.last_id + 1 == b.first_id for a, b in pairwise(chunks))
+
+    @pytest.mark.parametrize(
+        ("accounts", "threads", "sizes"),
+        [
+            # the default row's 250,000 and 2 threads: a book within one batch still uses both
+            (2 * MIN_SPLIT_ACCOUNTS + 1, 2, [25_001, 25_000]),
+            # three threads but only two chunks of at least MIN_SPLIT_ACCOUNTS
+            (2 * MIN_SPLIT_ACCOUNTS + 1, 3, [25_001, 25_000]),
+            # under twice the minimum: one chunk, as for the quickstart's book
+            (2 * MIN_SPLIT_ACCOUNTS - 1, 2, [49_999]),
+        ],
+    )
+    def test_a_book_within_one_batch_is_split_over_the_threads_when_big_enough(
+        self, book: Book, accounts: int, threads: int, sizes: list[int]
+    ) -> None:
+        book.product("P")
+        book.conn.execute(
+            "INSERT INTO accounts (id, account_number, product_code, currency, status, opened_on)"
+            " SELECT i, 'ACC-' || i, 'P', 'USD', 'ACTIVE', '2020-01-01' FROM generate_series(1, %s) i",
+            (accounts,),
+        )
+        config = replace(_config(book.conn), parallel_threads=threads)  # type: ignore[type-var]
+        assert config.batch_size == 250_000  # type: ignore[attr-defined]
+        chunks = plan_chunks(book.conn, config)  # type: ignore[arg-type]
+        assert [c.accounts for c in chunks] == sizes
+        assert [c.first_id for c in chunks] == [MIN_ID, *(1 + sum(sizes[:i]) for i in range(1, len(sizes)))]
+        assert chunks[-1].last_id == MAX_ID
 
     def test_account_ids_restrict_the_chunks(self, ten_accounts: Book) -> None:
         chunks = plan_chunks(

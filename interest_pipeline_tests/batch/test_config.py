@@ -80,7 +80,7 @@ class TestLoadJobConfig:
         row = load_job_config(conn, "interest_posting")
         assert (row.job_type, row.batch_size, row.parallel_threads, row.enabled) == (
             "interest_posting",
-            50_000,
+            250_000,
             2,
             True,
         )

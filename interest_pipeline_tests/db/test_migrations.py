@@ -310,7 +310,7 @@ class TestSeeds:
         assert rows == [
             (
                 "daily_interest_accrual",
-                50_000,
+                250_000,
                 2,
                 3,
                 60,
@@ -322,7 +322,7 @@ class TestSeeds:
             ),
             (
                 "interest_posting",
-                50_000,
+                250_000,
                 2,
                 3,
                 60,
@@ -913,4 +913,48 @@ class TestPostingsByExecution:
         migrate.downgrade(scratch_url, "0017")
         with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
             assert conn.execute(named, (index,)).fetchall() == []
+        fresh_schema(scratch_url)
+
+
+class TestDefaultBatchSize:
+    """0019: the seeded config rows nobody changed go from 50,000 accounts a chunk to 250,000; an
+    operator's rows, at 50,000 or not, stay as they are, and downgrade puts back only what it changed."""
+
+    def test_only_untouched_seeded_rows_change_both_ways(self, scratch_url: URL) -> None:
+        fresh_schema(scratch_url)
+        migrate.downgrade(scratch_url, "0018")
+        sizes = "SELECT job_type, name, batch_size FROM interest_batch_config ORDER BY id"
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            assert conn.execute(sizes).fetchall() == [
+                ("daily_interest_accrual", "default", 50_000),
+                ("interest_posting", "default", 50_000),
+            ]
+            # the posting's default row edited by an operator (kept at 50,000 on purpose), and a
+            # named row created through the API at 50,000
+            conn.execute(
+                "UPDATE interest_batch_config SET parallel_threads = 2, updated_by = 'ops',"
+                " updated_at = clock_timestamp() WHERE job_type = 'interest_posting'"
+            )
+            conn.execute(
+                "INSERT INTO interest_batch_config (job_type, name, batch_size, parallel_threads, max_retries,"
+                " retry_interval_seconds, timeout_seconds, account_types, custom_parameters, cron_expression,"
+                " created_by, updated_by)"
+                " SELECT job_type, 'nightly-fd', 50000, parallel_threads, max_retries, retry_interval_seconds,"
+                " timeout_seconds, account_types, custom_parameters, cron_expression, 'ops', 'ops'"
+                " FROM interest_batch_config WHERE job_type = 'daily_interest_accrual'"
+            )
+        migrate.upgrade(scratch_url)
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            assert conn.execute(sizes).fetchall() == [
+                ("daily_interest_accrual", "default", 250_000),
+                ("interest_posting", "default", 50_000),
+                ("daily_interest_accrual", "nightly-fd", 50_000),
+            ]
+        migrate.downgrade(scratch_url, "0018")
+        with psycopg.connect(libpq_url(scratch_url), autocommit=True) as conn:
+            assert conn.execute(sizes).fetchall() == [
+                ("daily_interest_accrual", "default", 50_000),
+                ("interest_posting", "default", 50_000),
+                ("daily_interest_accrual", "nightly-fd", 50_000),
+            ]
         fresh_schema(scratch_url)
