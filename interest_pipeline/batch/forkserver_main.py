@@ -15,12 +15,18 @@ server imports this module among its preloads, which runs the script there once,
 in the children (a script guarded by `if __name__ == "__main__"` does nothing but import).
 """
 
+import json
 import os
 import sys
 import warnings
 from multiprocessing import process, spawn
 
 MAIN_PATH_ENV = "INTEREST_FORKSERVER_MAIN_PATH"
+# The announcing process's sys.path (JSON), which the children get from multiprocessing.spawn and
+# the server on 3.11 never applies (it is handed `sys_path` and ignores it, the same bug): without
+# it a script importing a module beside it (the benchmarks import bench_support) failed to import
+# in the server, and every step re-ran it again.
+SYS_PATH_ENV = "INTEREST_FORKSERVER_SYS_PATH"
 
 
 def main_path() -> str | None:
@@ -43,8 +49,10 @@ def announce() -> None:
     path = main_path()
     if path is None:
         os.environ.pop(MAIN_PATH_ENV, None)
+        os.environ.pop(SYS_PATH_ENV, None)
     else:
         os.environ[MAIN_PATH_ENV] = path
+        os.environ[SYS_PATH_ENV] = json.dumps(sys.path)
 
 
 def in_forkserver() -> bool:
@@ -66,6 +74,10 @@ def preload() -> None:
     path = os.environ.get(MAIN_PATH_ENV)
     if path is None or not in_forkserver() or not os.path.isfile(path):
         return
+    parent_path = os.environ.get(SYS_PATH_ENV)
+    if parent_path is not None:
+        # as spawn.prepare does in each child, before it imports the main script
+        sys.path = json.loads(parent_path)
     current = process.current_process()
     current._inheriting = True  # type: ignore[attr-defined]  # as forkserver.main sets it
     try:

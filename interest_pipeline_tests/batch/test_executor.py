@@ -133,15 +133,28 @@ class TestForkserverMain:
         assert len(set(step_pids)) == 3
         assert server not in step_pids and parent not in step_pids
 
+    def test_a_script_importing_a_module_beside_it_is_preloaded_too(self, tmp_path: Path) -> None:
+        """The benchmarks import bench_support from their own directory, which only the run process
+        had on sys.path: the server failed to import them and every step re-ran the script. Fails
+        without the announced sys.path: a warning in the server and three `__mp_main__` runs."""
+        script, runs, steps = tmp_path / "run_main.py", tmp_path / "runs.txt", tmp_path / "steps.txt"
+        (tmp_path / "run_helper.py").write_text("HELPED = True\n")
+        script.write_text("import run_helper\n" + _RUN_MAIN)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("INTEREST_FORKSERVER_")}
+        done = _python(str(script), str(runs), str(steps), env=env)
+        assert [line.split()[1] for line in runs.read_text().splitlines()] == ["__main__", "__mp_main__"]
+        assert "not preloaded" not in done.stderr
+
     def test_a_process_without_a_main_script_announces_none(self) -> None:
         """`python -c` (the forkserver's own kind of main) and `-m` have no script to re-run: the
         variable is removed, so a forkserver started from such a process runs nothing."""
         code = (
             "import os; os.environ['INTEREST_FORKSERVER_MAIN_PATH'] = '/elsewhere.py';"
+            "os.environ['INTEREST_FORKSERVER_SYS_PATH'] = '[]';"
             "from interest_pipeline.batch import forkserver_main as m; m.announce();"
-            "print(m.main_path(), os.environ.get(m.MAIN_PATH_ENV))"
+            "print(m.main_path(), os.environ.get(m.MAIN_PATH_ENV), os.environ.get(m.SYS_PATH_ENV))"
         )
-        assert _python("-c", code).stdout.split() == ["None", "None"]
+        assert _python("-c", code).stdout.split() == ["None", "None", "None"]
 
 
 def test_a_script_that_fails_to_import_leaves_the_forkserver_as_it_was(tmp_path: Path) -> None:
