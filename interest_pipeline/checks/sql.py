@@ -8,8 +8,9 @@ after a 1M-account run costs a few scans, not a loop. They never write.
 Amounts are Decimals read from NUMERIC and rendered as exact strings; nothing here is a float.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -325,9 +326,12 @@ SELECT d.account_id, r.status, r.reason, ip.id IS NOT NULL AS posted,
             WHEN r.status = 'SKIPPED' AND r.reason = '{NOTHING_TO_POST}' THEN 'nothing_to_post'
             ELSE 'unaccounted' END AS outcome
   FROM due d
-  LEFT JOIN interest_batch_account_result r
-         ON r.execution_id = d.execution_id AND r.account_id = d.account_id
-        AND r.business_date = d.business_date
+  -- the execution's results of its date, by the primary key's prefix with the id bound (joined on
+  -- the execution row's id, each due account probed the result log: 458,554 probes, ~1.1 s of the
+  -- check's 2.5 s at a 1M-account month end), hashed once
+  LEFT JOIN (SELECT x.account_id, x.status, x.reason FROM interest_batch_account_result x
+              WHERE x.execution_id = %(execution_id)s
+                AND x.business_date = (SELECT business_date FROM e)) r ON r.account_id = d.account_id
   LEFT JOIN (SELECT id, idempotency_key FROM interest_postings
               WHERE posting_date = (SELECT business_date FROM e)) ip ON ip.idempotency_key = d.key
 """
@@ -356,39 +360,60 @@ def due_accounts_have_outcome(conn: psycopg.Connection, execution_id: str) -> Ch
     and writes no temporary table).
     """
     params = {"execution_id": execution_id}
-    row = conn.execute(DUE_FIGURES_SQL, params).fetchone()
-    assert row is not None
-    counts = dict(zip(DUE_OUTCOME_KINDS, (int(n) for n in row[:-1]), strict=True))
-    figures = {"execution_id": execution_id, "due_accounts": sum(counts.values()), **counts}
-    description = "Every account due on the date was posted, blocked with a reason, or had nothing to post."
-    if int(row[-1]) == 0:
-        return CheckResult(DUE_ACCOUNTS_HAVE_OUTCOME, description, figures, DUE_OFFENDER_COLUMNS)
-    return _check(
-        conn,
-        DUE_ACCOUNTS_HAVE_OUTCOME,
-        description,
-        figures,
-        f"SELECT {', '.join(DUE_OFFENDER_COLUMNS)} FROM ({DUE_OUTCOMES_SQL}) o WHERE {DUE_OFFENDERS}",
-        params,
-    )
+    # The results and the postings are joined whole (hashed): a new execution is in no statistics,
+    # and a nested loop planned for its "few" results probed them once per due account. Only here:
+    # the capitalized check, after it on a single connection, is a loop by design.
+    with without_nested_loops(conn):
+        row = conn.execute(DUE_FIGURES_SQL, params).fetchone()
+        assert row is not None
+        counts = dict(zip(DUE_OUTCOME_KINDS, (int(n) for n in row[:-1]), strict=True))
+        figures = {"execution_id": execution_id, "due_accounts": sum(counts.values()), **counts}
+        description = (
+            "Every account due on the date was posted, blocked with a reason, or had nothing to post."
+        )
+        if int(row[-1]) == 0:
+            return CheckResult(DUE_ACCOUNTS_HAVE_OUTCOME, description, figures, DUE_OFFENDER_COLUMNS)
+        return _check(
+            conn,
+            DUE_ACCOUNTS_HAVE_OUTCOME,
+            description,
+            figures,
+            f"SELECT {', '.join(DUE_OFFENDER_COLUMNS)} FROM ({DUE_OUTCOMES_SQL}) o WHERE {DUE_OFFENDERS}",
+            params,
+        )
+
+
+@contextmanager
+def without_nested_loops(conn: psycopg.Connection) -> Iterator[None]:
+    """enable_nestloop off for the statements of the block only, inside the caller's transaction
+    (SET LOCAL would last to its end: a released savepoint keeps it)."""
+    [[before]] = conn.execute("SELECT current_setting('enable_nestloop')").fetchall()
+    conn.execute("SET LOCAL enable_nestloop = off")
+    try:
+        yield
+    finally:
+        conn.execute("SELECT set_config('enable_nestloop', %s, true)", (before,))
 
 
 # --- Accruals ----------------------------------------------------------------------------------
 
 # The accounts the accrual execution had to decide on (in its scope, open on D, not ended, with a
 # balance snapshot), each with its results of D in that execution and its accrual row of D.
+# Three reads in account order, merge-joined (merge_joined): the accounts by their key (the scope's
+# products as an array, so no join breaks that order), the execution's results of D by their
+# primary key's prefix, D's accrual rows by (accrual_date, account_id). D is a bound value, not the
+# execution row's: planned against a value it cannot see, the date's share of the accruals was
+# guessed from the number of dates and, with a month of history, D's rows were found by a parallel
+# scan of all 26 M (0.94 s at 1M accounts). Hashing the results and accrual rows, with the
+# accounts hash-joined to their products and sorted, took 1.75-1.82 s at 1M accounts, merged
+# 1.38-1.41 s (docs/benchmarks.md).
 ACCRUAL_OUTCOMES_SQL = """
 WITH e AS MATERIALIZED (SELECT * FROM interest_batch_execution WHERE id = %(execution_id)s),
--- the execution's results of D by its primary key's prefix, and D's accrual rows by their index:
--- each read once and hash-joined, not probed per account. D is a bound value, not the execution
--- row's: planned against a value it cannot see, the date's share of the accruals was guessed from
--- the number of dates and, with a month of history, D's rows were found by a parallel scan of
--- all 26 M (0.94 s at 1M accounts) instead of through (accrual_date, account_id)
-results AS MATERIALIZED (
+results AS (
     SELECT x.account_id, x.status, x.reason FROM interest_batch_account_result x
      WHERE x.execution_id = %(execution_id)s AND x.business_date = %(business_date)s
 ),
-accrued AS MATERIALIZED (
+accrued AS (
     SELECT ia.account_id, ia.amount FROM interest_accrual_entries ia
      WHERE ia.accrual_date = %(business_date)s
 ),
@@ -396,8 +421,8 @@ in_scope AS (
     SELECT a.id AS account_id, e.business_date AS d
       FROM e
       JOIN accounts a ON true
-      JOIN interest_products p ON p.code = a.product_code
-     WHERE p.account_type = ANY (e.account_types)
+     WHERE a.product_code = ANY (ARRAY(SELECT p.code FROM interest_products p, e
+                                        WHERE p.account_type = ANY (e.account_types)))
        AND (e.account_ids IS NULL OR a.id = ANY (e.account_ids))
        AND (e.include_dormant OR a.status <> 'DORMANT')
        AND a.opened_on <= e.business_date
@@ -419,11 +444,11 @@ SELECT s.account_id, (r.account_id IS NOT NULL)::int AS results, r.status, r.rea
 def hash_joined(conn: psycopg.Connection) -> None:
     """Plan the rest of the transaction with hash (or merge) joins only, and no JIT.
 
-    The accrual outcomes join the execution's results and D's accrual rows as CTEs, which have no
-    index: a nested loop over them compares every pair. The planner picks one when it expects few
-    rows, which it always does for a new execution (its id is in no statistics) and a new date, and
-    on a book loaded but not yet analyzed: 10 minutes instead of 1.2 s at 200,000 accounts, measured.
-    The balance probe stays an index lookup: it is a subplan, not a join. Call inside a transaction.
+    The checks join whole sets (a date's results, accrual rows, journal lines), mostly as CTEs,
+    which have no index: a nested loop over them compares every pair. The planner picks one when it
+    expects few rows, which it always does for a new execution (its id is in no statistics) and a
+    new date, and on a book loaded but not yet analyzed: 10 minutes instead of 1.2 s at 200,000
+    accounts, measured. A subplan (the balance probe) stays an index lookup. Call inside a transaction.
     """
     conn.execute("SET LOCAL enable_nestloop = off")
     # Costs inflated by the disabled join method would otherwise buy a JIT compile for nothing.
@@ -431,6 +456,15 @@ def hash_joined(conn: psycopg.Connection) -> None:
     # Room for the hashes and sorts of a million outcomes: at 4 MB they spilled (8 hash batches,
     # ~36 MB of sort runs on disk at 1M accounts).
     conn.execute("SET LOCAL work_mem = '128MB'")
+
+
+def merge_joined(conn: psycopg.Connection) -> None:
+    """hash_joined without hashes or sequential scans: for sets read in the same key order through
+    their indexes, which a merge join walks side by side with no table to build. Call inside a
+    transaction."""
+    hash_joined(conn)
+    conn.execute("SET LOCAL enable_hashjoin = off")
+    conn.execute("SET LOCAL enable_seqscan = off")
 
 
 ACCRUAL_OFFENDERS = "results <> 1 OR (status = 'SUCCESS' AND accrued_amount IS NULL)"
@@ -446,7 +480,7 @@ def accrual_outcomes(conn: psycopg.Connection, execution_id: str) -> CheckResult
     date in a temp table for both took ~2 s of the accrual's close.
     """
     with conn.transaction():
-        hash_joined(conn)
+        merge_joined(conn)
         execution = read_execution(conn, execution_id)
         day = execution.business_date if execution else None
         params = {"execution_id": execution_id, "business_date": day}

@@ -23,6 +23,7 @@ from interest_pipeline_tests.checks.books import (
     write_book,
 )
 from interest_pipeline_tests.posting.support import Book, accrue_days, days, post_day, product
+from interest_pipeline_tests.support.plans import plan_nodes
 
 
 @pytest.fixture
@@ -286,41 +287,55 @@ def test_a_blocked_due_account_is_accounted_for(conn: psycopg.Connection) -> Non
     assert (result.figures["posted"], result.figures["blocked"], result.figures["unaccounted"]) == (2, 1, 0)
 
 
-def _nested_loops_over_ctes(plan: dict) -> set[str]:
-    """The per-account CTEs (results, accrued) a Nested Loop node of the plan scans: a CTE has no
-    index, so every pair is compared. (The execution's own one-row CTE joins every way alike.)"""
-    found: set[str] = set()
-    children = plan.get("Plans", [])
-    if plan["Node Type"] == "Nested Loop":
-        found |= {c["CTE Name"] for c in children if c["Node Type"] == "CTE Scan"} & {"results", "accrued"}
-    for child in children:
-        found |= _nested_loops_over_ctes(child)
+# The per-account sets the accrual check joins: the execution's results and D's accrual rows.
+_PER_ACCOUNT = ("interest_batch_account_result", "interest_accrual_entries")
+
+
+def _reads_per_account_set(plan: dict) -> bool:
+    return any(str(n.get("Relation Name", "")).startswith(_PER_ACCOUNT) for n in plan_nodes(plan))
+
+
+def _joins_over_per_account_sets(plan: dict) -> list[str]:
+    """The join methods of the plan's joins with a per-account set on one side (the execution's
+    own one-row CTE joins every way alike; subplans, such as the balance probe, are no joins)."""
+    found: list[str] = []
+    children = [c for c in plan.get("Plans", []) if c.get("Parent Relationship") != "SubPlan"]
+    if plan["Node Type"] in ("Nested Loop", "Hash Join", "Merge Join") and any(
+        _reads_per_account_set(c) for c in children
+    ):
+        found.append(plan["Node Type"])
+    for child in plan.get("Plans", []):
+        found += _joins_over_per_account_sets(child)
     return found
 
 
 class TestAccrualOutcomesPlan:
-    """The accrual check joins the execution's results and D's accruals as CTEs; a new execution
-    and a new date are in no statistics, so the planner expects a row or two of each and, left
-    alone, may compare every pair in a nested loop (10 minutes at 200,000 accounts, measured)."""
+    """The accrual check joins the accounts in scope, the execution's results and D's accruals; a
+    new execution and a new date are in no statistics, so the planner expects a row or two of each
+    and, left alone, may compare every pair in a nested loop (10 minutes at 200,000 accounts,
+    measured). It walks the three in account order instead, side by side."""
 
     def _plan(self, conn: psycopg.Connection, execution_id: str, day: date) -> dict:
         """The statement's plan under the check's planner settings."""
         with conn.transaction(force_rollback=True):
-            checks.hash_joined(conn)
+            checks.merge_joined(conn)
             [[plan]] = conn.execute(
                 "EXPLAIN (FORMAT JSON) " + checks.ACCRUAL_OUTCOMES_SQL,
                 {"execution_id": execution_id, "business_date": day},
             ).fetchall()
         return plan[0]["Plan"]
 
-    def test_the_check_joins_results_and_accruals_by_hash_not_pairwise(
+    def test_the_check_merges_results_and_accruals_in_account_order_never_pairwise(
         self, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         write_book(conn)
         execution = accrue_january(last=date(2025, 1, 1))
         # Left alone, the planner may pick the pairwise loop for a fresh execution (it does on the CI
         # server, autovacuum off; the embedded server's may not): the check must not depend on it.
-        assert _nested_loops_over_ctes(self._plan(conn, execution, date(2025, 1, 1))) == set()
+        assert _joins_over_per_account_sets(self._plan(conn, execution, date(2025, 1, 1))) == [
+            "Merge Join",
+            "Merge Join",
+        ]
         # The check plans its statement so: the settings come before it, in its transaction.
         executed: list[str] = []
         execute = conn.execute
@@ -335,6 +350,8 @@ class TestAccrualOutcomesPlan:
         outcomes = next(i for i, q in enumerate(executed) if "in_scope" in q)
         assert {
             "SET LOCAL enable_nestloop = off",
+            "SET LOCAL enable_hashjoin = off",
+            "SET LOCAL enable_seqscan = off",
             "SET LOCAL jit = off",
             "SET LOCAL work_mem = '128MB'",
         } <= set(executed[:outcomes])
@@ -447,3 +464,81 @@ class TestOnTwoConnections:
         assert seen == {"journal_checks": ("off", "128MB"), "capitalized_accruals_match": ("off", "128MB")}
         assert conn.execute("SELECT current_setting('jit'), current_setting('work_mem')").fetchone() == before
         assert after_other == before and before != ("off", "128MB")
+
+
+class TestRunTables:
+    """The close's per-currency tables read the run's results through the result log's primary key,
+    and an account's currency only for a result that has none."""
+
+    def test_the_accrual_table_counts_every_result_by_currency_through_the_index(
+        self, conn: psycopg.Connection
+    ) -> None:
+        from interest_pipeline.reporting.sql import ACCRUAL_RUN_SQL, accrual_run, by_execution
+
+        write_book(conn)
+        execution = accrue_january(last=date(2025, 1, 1))
+        before = accrual_run(conn, execution)
+        # one result without a currency: counted under its account's
+        [[account]] = conn.execute(
+            "UPDATE interest_batch_account_result r SET currency = NULL"
+            " FROM accounts a WHERE a.id = r.account_id AND r.execution_id = %s"
+            " AND r.account_id = (SELECT min(account_id) FROM interest_batch_account_result"
+            "                      WHERE execution_id = %s AND status = 'SUCCESS')"
+            " RETURNING r.account_id",
+            (execution, execution),
+        ).fetchall()
+        assert account is not None and accrual_run(conn, execution) == before
+        # every result counted: the 24 accrued and the zero balance skipped
+        assert [sum(row[i] for row in before) for i in (1, 2, 3, 4)] == [ACCOUNTS + 1, ACCOUNTS, 1, 0]
+        with conn.transaction(force_rollback=True):
+            by_execution(conn)
+            [[plan]] = conn.execute(
+                "EXPLAIN (FORMAT JSON) " + ACCRUAL_RUN_SQL, {"execution_id": execution}
+            ).fetchall()
+        scans = {
+            (n["Node Type"], n.get("Relation Name"), n.get("Parent Relationship"))
+            for n in plan_nodes(plan[0]["Plan"])
+            if "Relation Name" in n
+        }
+        # the result log by its key, the accounts only in the subplan for a missing currency
+        assert ("Seq Scan", "interest_batch_account_result", None) not in scans
+        assert {r for t, r, p in scans if p != "SubPlan"} == {"interest_batch_account_result"}
+
+
+def _probes_per_row(plan: dict, relation: str) -> list[str]:
+    """The outer sides of the plan's nested loops that read `relation` on their inner side, but
+    for the execution's own one-row CTE (a loop over it runs its inner side once)."""
+    found: list[str] = []
+    if plan["Node Type"] == "Nested Loop":
+        sides = {c.get("Parent Relationship"): c for c in plan.get("Plans", [])}
+        outer, inner = sides.get("Outer", {}), sides.get("Inner", {})
+        reads = any(n.get("Relation Name") == relation for n in plan_nodes(inner))
+        if reads and outer.get("CTE Name") != "e":
+            found.append(str(outer.get("Relation Name") or outer.get("Node Type")))
+    for child in plan.get("Plans", []):
+        found += _probes_per_row(child, relation)
+    return found
+
+
+class TestDueOutcomesPlan:
+    """The due check reads the execution's results once, by the result log's key prefix, and joins
+    them whole: probing them once per due account was ~1.1 s of its 2.5 s at 1M accounts."""
+
+    def test_the_results_are_joined_whole_and_the_setting_ends_with_the_check(
+        self, conn: psycopg.Connection, book: PostedBook
+    ) -> None:
+        params = {"execution_id": book.posting_execution}
+        with conn.transaction(force_rollback=True):
+            checks.tuned_for_checks(conn)
+            with checks.without_nested_loops(conn):
+                [[plan]] = conn.execute("EXPLAIN (FORMAT JSON) " + checks.DUE_FIGURES_SQL, params).fetchall()
+            assert _probes_per_row(plan[0]["Plan"], "interest_batch_account_result") == []
+            # the capitalized check runs after it on a single connection, and is a loop by design
+            due = checks.due_accounts_have_outcome(conn, book.posting_execution)
+            assert conn.execute("SELECT current_setting('enable_nestloop')").fetchone() == ("on",)
+        assert (
+            due.passed
+            and due.figures["due_accounts"]
+            == due.figures["posted"] + due.figures["blocked"] + due.figures["nothing_to_post"]
+        )
+        assert due.figures["posted"] == ACCOUNTS
