@@ -45,9 +45,11 @@ class ChunkTask:
 MIN_SPLIT_ACCOUNTS = 25_000
 
 
-def chunk_of_row(id_column: str) -> str:
+def chunk_of_row(id_column: str, total: str = "count(*) OVER ()") -> str:
     """SQL: the 0-based chunk of each row of the query, its rows taken in `id_column` order; binds
-    %(batch_size)s and %(parallel_threads)s.
+    %(batch_size)s and %(parallel_threads)s. `total` is the query's number of rows: by default a
+    window count, which holds every row until the last is read (plan_chunks counts its rows and
+    their chunks once instead, and lets them stream: 1M accounts, 0.52-0.57 s -> 0.43-0.47 s).
 
     As few chunks as batch_size allows, rounded up to a multiple of parallel_threads when there is
     more than one, and the rows shared out evenly between them: each chunk holds at most
@@ -60,13 +62,18 @@ def chunk_of_row(id_column: str) -> str:
     MIN_SPLIT_ACCOUNTS: at the default batch_size of 250,000 a 200,000-account book was one chunk
     on one core while the other idled. Books under twice that stay one chunk.
     """
-    position, total = f"row_number() OVER (ORDER BY {id_column}) - 1", "count(*) OVER ()"
+    position = f"row_number() OVER (ORDER BY {id_column}) - 1"
+    return f"(({position}) * ({chunk_count(total)})) / ({total})"
+
+
+def chunk_count(total: str) -> str:
+    """SQL: how many chunks `total` rows make (chunk_of_row's rule); binds %(batch_size)s and
+    %(parallel_threads)s."""
     batch, threads = "%(batch_size)s", "%(parallel_threads)s"
-    chunks = (
+    return (
         f"CASE WHEN {total} <= {batch} THEN greatest(1, least({threads}, {total} / {MIN_SPLIT_ACCOUNTS}))"
         f" ELSE (({total} + {batch} - 1) / {batch} + {threads} - 1) / {threads} * {threads} END"
     )
-    return f"(({position}) * ({chunks})) / ({total})"
 
 
 def plan_chunks(conn: psycopg.Connection, config: EffectiveConfig) -> list[Chunk]:
@@ -76,12 +83,15 @@ def plan_chunks(conn: psycopg.Connection, config: EffectiveConfig) -> list[Chunk
     Always at least one chunk, so the graph's collecting step runs (and closes the
     execution) even when the book is empty.
     """
+    in_run = "%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s::bigint[])"
     rows = conn.execute(
         f"""
         SELECT n, min(id), count(*)
-          FROM (SELECT id, {chunk_of_row("id")} AS n
-                  FROM accounts
-                 WHERE %(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s::bigint[])) numbered
+          FROM (SELECT id, ((row_number() OVER (ORDER BY id) - 1) * t.chunks) / t.total AS n
+                  FROM accounts,
+                       (SELECT total, {chunk_count("total")} AS chunks
+                          FROM (SELECT count(*) AS total FROM accounts WHERE {in_run}) c) t
+                 WHERE {in_run}) numbered
          GROUP BY n ORDER BY n
         """,
         {
