@@ -5,7 +5,6 @@ the reconciliation checks' evaluations (the month report is its own run: reporti
 """
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -42,20 +41,19 @@ def accrual_close(
 ) -> tuple[dict[str, dg.MetadataValue], list[CheckResult]]:
     """The accrual run's per-currency table, its checks (logged on the run) and their results.
 
-    The table is read on a second connection while the check runs on the first: each reads the
-    date's million results (1M accounts: the table ~1 s, the check ~2 s), and one after the other
-    they left one of PostgreSQL's cores idle for the whole close. A one-session resource (a ranged
-    run's) hands out the same connection twice: then one after the other.
+    The table is read on a second connection, and then the check's upper share of the accounts,
+    while the check's lower share runs on the first: each reads the date's results (1M accounts:
+    the table 0.6 s, the check 1.4 s), and one after the other they left one of PostgreSQL's cores
+    idle for the whole close. A one-session resource (a ranged run's) hands out the same
+    connection twice: then one after the other.
     """
+    rows: list[tuple[Any, ...]] = []
+
+    def run_table(table_conn: psycopg.Connection) -> None:
+        rows.extend(sql.accrual_run(table_conn, execution_id))
+
     with database.connect() as conn, database.connect() as table_conn:
-        if table_conn is conn:
-            rows = sql.accrual_run(conn, execution_id)
-            checks = accrual_checks(conn, execution_id)
-        else:
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                table = pool.submit(sql.accrual_run, table_conn, execution_id)
-                checks = accrual_checks(conn, execution_id)
-                rows = table.result()
+        checks = accrual_checks(conn, execution_id, table_conn, meanwhile=run_table)
     report_checks(context, checks, business_date.isoformat())
     return {
         "by_currency": metadata_table(sql.ACCRUAL_RUN_COLUMNS, rows),

@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from interest_pipeline.batch.chunks import MAX_ID, MIN_ID
 from interest_pipeline.checks import sql as checks
 from interest_pipeline.reporting.sql import posting_run
 from interest_pipeline.settings import libpq_url
@@ -321,7 +322,7 @@ class TestAccrualOutcomesPlan:
             checks.merge_joined(conn)
             [[plan]] = conn.execute(
                 "EXPLAIN (FORMAT JSON) " + checks.ACCRUAL_OUTCOMES_SQL,
-                {"execution_id": execution_id, "business_date": day},
+                {"execution_id": execution_id, "business_date": day, "first_id": MIN_ID, "last_id": MAX_ID},
             ).fetchall()
         return plan[0]["Plan"]
 
@@ -361,6 +362,41 @@ class TestAccrualOutcomesPlan:
 
 
 class TestOnTwoConnections:
+    def test_the_accrual_check_reads_its_upper_accounts_on_the_other_connection_after_the_table(
+        self, conn: psycopg.Connection, book: PostedBook, clean_db: Any
+    ) -> None:
+        [alone] = checks.accrual_checks(conn, book.accrual_execution)
+        with psycopg.connect(libpq_url(clean_db)) as other:
+            [same] = checks.accrual_checks(conn, book.accrual_execution, other)
+            assert same == alone and alone.passed
+            # A change only the second connection sees (uncommitted there): the zero-balance account
+            # (99, above 70 % of the ids 1-99) loses its result; the table runs there first.
+            other.execute(
+                "DELETE FROM interest_batch_account_result WHERE execution_id = %s AND account_id = %s",
+                (book.accrual_execution, ZERO_BALANCE),
+            )
+            tables: list[tuple[bool, int]] = []
+
+            def table(c: psycopg.Connection) -> None:
+                [[n]] = c.execute(
+                    "SELECT count(*) FROM interest_batch_account_result WHERE execution_id = %s",
+                    (book.accrual_execution,),
+                ).fetchall()
+                tables.append((c is other, n))
+
+            [apart] = checks.accrual_checks(conn, book.accrual_execution, other, meanwhile=table)
+            other.rollback()
+        assert tables == [(True, ACCOUNTS)]
+        assert (apart.passed, apart.offending_count, apart.offending) == (
+            False,
+            1,
+            [(ZERO_BALANCE, 0, None, None, None)],
+        )
+        assert apart.figures == {**alone.figures, "skipped": alone.figures["skipped"] - 1}
+        # on the first connection alone the book is as it was
+        [after] = checks.accrual_checks(conn, book.accrual_execution)
+        assert after == alone
+
     def test_the_accrual_re_count_runs_on_its_own_connection_the_rest_on_the_first(
         self, conn: psycopg.Connection, book: PostedBook, clean_db: Any
     ) -> None:
