@@ -618,44 +618,40 @@ def posting_checks(
     """The posting execution's checks, on the dates it touched.
 
     With `accruals_conn` (another connection), the check that re-reads every accrual row the
-    postings took runs on it in a thread, then `meanwhile` (the close's own figures, when given),
-    while both journal checks (one read of the lines), the due accounts' outcomes and the short
-    gross check run on `conn`: the two halves cost about the same, and the two connections keep
+    postings took runs on it in a thread, while both journal checks (one read of the lines), the
+    due accounts' outcomes, the short gross check and then `meanwhile` (the close's own figures,
+    when given) run on `conn`: the two halves cost about the same, and the two connections keep
     both of PostgreSQL's cores busy. The halves, timed one by one on a posted 1M-account month end
-    (docs/benchmarks.md, 2026-12-06, 16:30-17:10 UTC): capitalized 5.3-5.4 s and the run table 0.8 s
-    (6.1-6.2 s), against the journal checks 3.3 s, due outcomes 2.5-2.6 s and gross 0.33 s
-    (6.2 s). The close lasts as long as the longer half; with the journal checks apart (2.3 s and
-    1.85 s) and gross beside the re-read, the halves were 6.7 s and 6.5 s.
+    (docs/benchmarks.md, 2026-12-06, 19:00-19:40 UTC): capitalized 5.2-5.6 s, against the journal
+    checks 2.7-3.2 s, due outcomes 1.3-1.4 s, gross 0.2 s and the run table 0.4 s. Until the due
+    check stopped probing the result log per account (2.5 s) the table went with the re-read.
     """
     with ThreadPoolExecutor(max_workers=1) as pool, conn.transaction():
         tuned_for_checks(conn)
         dates = posting_dates(conn, execution_id)
         # (a one-session resource hands out the same connection twice: then one after the other)
         taken = (
-            pool.submit(_capitalized_apart, accruals_conn, dates, meanwhile)
+            pool.submit(_capitalized_apart, accruals_conn, dates)
             if accruals_conn is not None and accruals_conn is not conn
             else None
         )
-        if taken is None and meanwhile is not None:
-            meanwhile(conn)
         balance, equal = journal_checks(conn, dates)
         due = due_accounts_have_outcome(conn, execution_id)
         gross = gross_is_net_plus_tax(conn, dates)
-        capitalized = taken.result() if taken else capitalized_accruals_match(conn, dates)
+        capitalized = None if taken else capitalized_accruals_match(conn, dates)
+        # last on its connection: the table's reading settings last to the transaction's end
+        if meanwhile is not None:
+            meanwhile(conn)
+        capitalized = taken.result() if taken else capitalized
+    assert capitalized is not None
     return [balance, equal, capitalized, gross, due]
 
 
-def _capitalized_apart(
-    conn: psycopg.Connection, dates: Sequence[date], then: Callable[[psycopg.Connection], None] | None
-) -> CheckResult:
-    """capitalized_accruals_match, then `then`, in one transaction of `conn` tuned as the first
-    connection's."""
+def _capitalized_apart(conn: psycopg.Connection, dates: Sequence[date]) -> CheckResult:
+    """capitalized_accruals_match in one transaction of `conn` tuned as the first connection's."""
     with conn.transaction():
         tuned_for_checks(conn)
-        result = capitalized_accruals_match(conn, dates)
-        if then is not None:
-            then(conn)
-        return result
+        return capitalized_accruals_match(conn, dates)
 
 
 def accrual_checks(

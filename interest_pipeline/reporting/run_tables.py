@@ -73,7 +73,7 @@ def posting_close(
         by_currency.extend(sql.posting_run(conn, execution_id))
 
     with database.connect() as conn, database.connect() as accruals_conn:
-        # the run's table after the accrual re-read, on its connection, beside the journal checks
+        # the run's table after the journal, due and gross checks, beside the accrual re-read
         checks = posting_checks(conn, execution_id, accruals_conn, meanwhile=run_table)
     metadata["by_currency"] = metadata_table(sql.POSTING_RUN_COLUMNS, by_currency)
     report_checks(context, checks, business_date.isoformat())
