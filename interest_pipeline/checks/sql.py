@@ -408,7 +408,7 @@ def without_nested_loops(conn: psycopg.Connection) -> Iterator[None]:
 # guessed from the number of dates and, with a month of history, D's rows were found by a parallel
 # scan of all 26 M (0.94 s at 1M accounts). Hashing the results and accrual rows, with the
 # accounts hash-joined to their products and sorted, took 1.75-1.82 s at 1M accounts, merged
-# 1.38-1.41 s (docs/benchmarks.md).
+# 1.38-1.57 s (docs/benchmarks.md, benchmarks/bench_close.py).
 ACCRUAL_OUTCOMES_SQL = """
 WITH e AS MATERIALIZED (SELECT * FROM interest_batch_execution WHERE id = %(execution_id)s),
 results AS (
@@ -622,9 +622,10 @@ def posting_checks(
     due accounts' outcomes, the short gross check and then `meanwhile` (the close's own figures,
     when given) run on `conn`: the two halves cost about the same, and the two connections keep
     both of PostgreSQL's cores busy. The halves, timed one by one on a posted 1M-account month end
-    (docs/benchmarks.md, 2026-12-06, 19:00-19:40 UTC): capitalized 5.2-5.6 s, against the journal
-    checks 2.7-3.2 s, due outcomes 1.3-1.4 s, gross 0.2 s and the run table 0.4 s. Until the due
-    check stopped probing the result log per account (2.5 s) the table went with the re-read.
+    (benchmarks/bench_close.py; docs/benchmarks.md, 2026-12-06, 19:38-19:42 UTC): capitalized
+    5.33 s, against the journal checks 3.49 s, due outcomes 1.49 s, gross 0.22 s and the run table
+    0.40 s; together 5.85 s. Until the due check stopped probing the result log per account
+    (2.5 s) the table went with the re-read.
     """
     with ThreadPoolExecutor(max_workers=1) as pool, conn.transaction():
         tuned_for_checks(conn)
