@@ -9,14 +9,15 @@ Amounts are Decimals read from NUMERIC and rendered as exact strings; nothing he
 """
 
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
+from psycopg.pq import TransactionStatus
 
 from interest_pipeline.batch.chunks import MAX_ID, MIN_ID
 from interest_pipeline.batch.executions import read_execution
@@ -24,6 +25,8 @@ from interest_pipeline.db.capitalization import pending_rows, previous_posting
 from interest_pipeline.posting.sql import ALREADY_POSTED, NOTHING_TO_POST, due_on, posting_key
 
 MAX_OFFENDING = 20
+
+T = TypeVar("T")
 
 # Check names: stable, they are the Dagster check names and what reports and tests match on.
 JOURNALS_BALANCE = "journals_balance"
@@ -538,20 +541,24 @@ def accrual_outcomes(
     are checked there, in a thread, after `meanwhile` (the close's table): the close's two reads
     of the date's results then keep both of PostgreSQL's cores busy to the end.
     """
-    with ThreadPoolExecutor(max_workers=1) as pool, conn.transaction():
-        merge_joined(conn)
-        execution = read_execution(conn, execution_id)
-        day = execution.business_date if execution else None
-        params = {"execution_id": execution_id, "business_date": day}
-        if other is None or other is conn:
-            if meanwhile is not None:
-                meanwhile(conn)
-            parts = [_accrual_part(conn, params, MIN_ID, MAX_ID)]
-        else:
-            [[split]] = conn.execute(ACCRUAL_SPLIT_SQL).fetchall()
-            split = MAX_ID - 1 if split is None else int(split)
-            above = pool.submit(_accrual_part_apart, other, params, split + 1, meanwhile)
-            parts = [_accrual_part(conn, params, MIN_ID, split), above.result()]
+    above: Future[_AccrualPart] | None = None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with conn.transaction():
+            merge_joined(conn)
+            execution = read_execution(conn, execution_id)
+            day = execution.business_date if execution else None
+            params = {"execution_id": execution_id, "business_date": day}
+            if other is None or other is conn:
+                if meanwhile is not None:
+                    meanwhile(conn)
+                parts = [_accrual_part(conn, params, MIN_ID, MAX_ID)]
+            else:
+                [[split]] = conn.execute(ACCRUAL_SPLIT_SQL).fetchall()
+                split = MAX_ID - 1 if split is None else int(split)
+                above = pool.submit(_accrual_part_apart, other, params, split + 1, meanwhile)
+                parts = [_accrual_part(conn, params, MIN_ID, split)]
+        if above is not None:
+            parts.append(apart_after_commit(conn, above))
     figures = [sum(p.figures[i] for p in parts) for i in range(5)]
     description = (
         "Every eligible account has exactly one outcome for D: accrued, skipped with a reason or failed."
@@ -627,25 +634,41 @@ def posting_checks(
     0.40 s; together 5.85 s. Until the due check stopped probing the result log per account
     (2.5 s) the table went with the re-read.
     """
-    with ThreadPoolExecutor(max_workers=1) as pool, conn.transaction():
-        tuned_for_checks(conn)
-        dates = posting_dates(conn, execution_id)
-        # (a one-session resource hands out the same connection twice: then one after the other)
-        taken = (
-            pool.submit(_capitalized_apart, accruals_conn, dates)
-            if accruals_conn is not None and accruals_conn is not conn
-            else None
-        )
-        balance, equal = journal_checks(conn, dates)
-        due = due_accounts_have_outcome(conn, execution_id)
-        gross = gross_is_net_plus_tax(conn, dates)
-        capitalized = None if taken else capitalized_accruals_match(conn, dates)
-        # last on its connection: the table's reading settings last to the transaction's end
-        if meanwhile is not None:
-            meanwhile(conn)
-        capitalized = taken.result() if taken else capitalized
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with conn.transaction():
+            tuned_for_checks(conn)
+            dates = posting_dates(conn, execution_id)
+            # (a one-session resource hands out the same connection twice: then one after the other)
+            taken = (
+                pool.submit(_capitalized_apart, accruals_conn, dates)
+                if accruals_conn is not None and accruals_conn is not conn
+                else None
+            )
+            balance, equal = journal_checks(conn, dates)
+            due = due_accounts_have_outcome(conn, execution_id)
+            gross = gross_is_net_plus_tax(conn, dates)
+            capitalized = None if taken else capitalized_accruals_match(conn, dates)
+            # last on its connection: the table's reading settings last to the transaction's end
+            if meanwhile is not None:
+                meanwhile(conn)
+        if taken is not None:
+            capitalized = apart_after_commit(conn, taken)
     assert capitalized is not None
     return [balance, equal, capitalized, gross, due]
+
+
+def apart_after_commit(conn: psycopg.Connection, apart: "Future[T]") -> T:
+    """The other connection's result, waited for once `conn`'s transaction has ended.
+
+    Waiting inside it would hold `conn`'s locks while the other connection's statement may be
+    queued behind a lock request that waits for them (a TRUNCATE, a month partition's DDL, a
+    migration): a deadlock PostgreSQL cannot see, one of its waits being in this process. A CI run
+    hung so, a test's reset truncating the tables while a background run's close was between its
+    two connections' reads.
+    """
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        raise RuntimeError("apart_after_commit: the first connection is still in a transaction")
+    return apart.result()
 
 
 def _capitalized_apart(conn: psycopg.Connection, dates: Sequence[date]) -> CheckResult:

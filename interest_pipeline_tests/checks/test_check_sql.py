@@ -578,3 +578,62 @@ class TestDueOutcomesPlan:
             == due.figures["posted"] + due.figures["blocked"] + due.figures["nothing_to_post"]
         )
         assert due.figures["posted"] == ACCOUNTS
+
+
+def _idle_within(monitor: psycopg.Connection, backend_pid: int, seconds: float = 5.0) -> bool:
+    """The backend `backend_pid` reached state 'idle' (no transaction open) within `seconds`."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        [[state]] = monitor.execute(
+            "SELECT state FROM pg_stat_activity WHERE pid = %s", (backend_pid,)
+        ).fetchall()
+        if state == "idle":
+            return True
+        time.sleep(0.05)
+    return False
+
+
+class TestNoWaitInsideATransaction:
+    """The first connection's transaction ends before the close waits on the second connection.
+
+    Waiting inside it held the first connection's locks while the second's statement could be
+    queued behind a lock request waiting for them (a test's TRUNCATE, a partition's DDL): a CI run
+    hung so, a deadlock PostgreSQL cannot see. Each test makes the second connection wait until
+    the first is idle (5 s at most); inside the transaction it never would be."""
+
+    def test_the_accrual_close(self, conn: psycopg.Connection, book: PostedBook, clean_db: Any) -> None:
+        seen: list[bool] = []
+        with (
+            psycopg.connect(libpq_url(clean_db)) as other,
+            psycopg.connect(libpq_url(clean_db), autocommit=True) as monitor,
+        ):
+            [result] = checks.accrual_checks(
+                conn,
+                book.accrual_execution,
+                other,
+                meanwhile=lambda _c: seen.append(_idle_within(monitor, conn.info.backend_pid)),
+            )
+        assert seen == [True]
+        assert result.passed and result.figures["eligible_accounts"] == ACCOUNTS + 1
+
+    def test_the_posting_close(
+        self, conn: psycopg.Connection, book: PostedBook, clean_db: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        seen: list[bool] = []
+        original = checks.capitalized_accruals_match
+        with (
+            psycopg.connect(libpq_url(clean_db)) as other,
+            psycopg.connect(libpq_url(clean_db), autocommit=True) as monitor,
+        ):
+
+            def waiting(c: psycopg.Connection, dates: Any) -> checks.CheckResult:
+                if c is other:
+                    seen.append(_idle_within(monitor, conn.info.backend_pid))
+                return original(c, dates)
+
+            monkeypatch.setattr(checks, "capitalized_accruals_match", waiting)
+            results = by_name(checks.posting_checks(conn, book.posting_execution, other))
+        assert seen == [True]
+        assert all(r.passed for r in results.values()) and len(results) == 5
