@@ -45,11 +45,11 @@ class ChunkTask:
 MIN_SPLIT_ACCOUNTS = 25_000
 
 
-def chunk_of_row(id_column: str, total: str = "count(*) OVER ()") -> str:
+def chunk_of_row(id_column: str) -> str:
     """SQL: the 0-based chunk of each row of the query, its rows taken in `id_column` order; binds
-    %(batch_size)s and %(parallel_threads)s. `total` is the query's number of rows: by default a
-    window count, which holds every row until the last is read (plan_chunks counts its rows and
-    their chunks once instead, and lets them stream: 1M accounts, 0.52-0.57 s -> 0.43-0.47 s).
+    %(batch_size)s and %(parallel_threads)s. Its window count holds every row until the last is
+    read: plan_chunks, over the whole book, counts its rows and their chunks once instead and lets
+    them stream (1M accounts: 0.52-0.57 s -> 0.43-0.47 s).
 
     As few chunks as batch_size allows, rounded up to a multiple of parallel_threads when there is
     more than one, and the rows shared out evenly between them: each chunk holds at most
@@ -62,7 +62,7 @@ def chunk_of_row(id_column: str, total: str = "count(*) OVER ()") -> str:
     MIN_SPLIT_ACCOUNTS: at the default batch_size of 250,000 a 200,000-account book was one chunk
     on one core while the other idled. Books under twice that stay one chunk.
     """
-    position = f"row_number() OVER (ORDER BY {id_column}) - 1"
+    position, total = f"row_number() OVER (ORDER BY {id_column}) - 1", "count(*) OVER ()"
     return f"(({position}) * ({chunk_count(total)})) / ({total})"
 
 
