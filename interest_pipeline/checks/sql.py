@@ -8,9 +8,8 @@ after a 1M-account run costs a few scans, not a loop. They never write.
 Amounts are Decimals read from NUMERIC and rendered as exact strings; nothing here is a float.
 """
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -22,6 +21,7 @@ from psycopg.pq import TransactionStatus
 from interest_pipeline.batch.chunks import MAX_ID, MIN_ID
 from interest_pipeline.batch.executions import read_execution
 from interest_pipeline.db.capitalization import pending_rows, previous_posting
+from interest_pipeline.db.local_settings import local_settings
 from interest_pipeline.posting.sql import ALREADY_POSTED, NOTHING_TO_POST, due_on, posting_key
 
 MAX_OFFENDING = 20
@@ -367,7 +367,7 @@ def due_accounts_have_outcome(conn: psycopg.Connection, execution_id: str) -> Ch
     # The results and the postings are joined whole (hashed): a new execution is in no statistics,
     # and a nested loop planned for its "few" results probed them once per due account. Only here:
     # the capitalized check, after it on a single connection, is a loop by design.
-    with without_nested_loops(conn):
+    with local_settings(conn, enable_nestloop="off"):
         row = conn.execute(DUE_FIGURES_SQL, params).fetchone()
         assert row is not None
         counts = dict(zip(DUE_OUTCOME_KINDS, (int(n) for n in row[:-1]), strict=True))
@@ -385,18 +385,6 @@ def due_accounts_have_outcome(conn: psycopg.Connection, execution_id: str) -> Ch
             f"SELECT {', '.join(DUE_OFFENDER_COLUMNS)} FROM ({DUE_OUTCOMES_SQL}) o WHERE {DUE_OFFENDERS}",
             params,
         )
-
-
-@contextmanager
-def without_nested_loops(conn: psycopg.Connection) -> Iterator[None]:
-    """enable_nestloop off for the statements of the block only, inside the caller's transaction
-    (SET LOCAL would last to its end: a released savepoint keeps it)."""
-    [[before]] = conn.execute("SELECT current_setting('enable_nestloop')").fetchall()
-    conn.execute("SET LOCAL enable_nestloop = off")
-    try:
-        yield
-    finally:
-        conn.execute("SELECT set_config('enable_nestloop', %s, true)", (before,))
 
 
 # --- Accruals ----------------------------------------------------------------------------------
@@ -448,28 +436,18 @@ SELECT s.account_id, (r.account_id IS NOT NULL)::int AS results, r.status, r.rea
 """
 
 
-def hash_joined(conn: psycopg.Connection) -> None:
-    """Plan the rest of the transaction with hash (or merge) joins only, and no JIT.
-
-    The checks join whole sets (a date's results, accrual rows, journal lines), mostly as CTEs,
-    which have no index: a nested loop over them compares every pair. The planner picks one when it
-    expects few rows, which it always does for a new execution (its id is in no statistics) and a
-    new date, and on a book loaded but not yet analyzed: 10 minutes instead of 1.2 s at 200,000
-    accounts, measured. A subplan (the balance probe) stays an index lookup. Call inside a transaction.
-    """
-    conn.execute("SET LOCAL enable_nestloop = off")
-    # Costs inflated by the disabled join method would otherwise buy a JIT compile for nothing.
-    conn.execute("SET LOCAL jit = off")
-    # Room for the hashes and sorts of a million outcomes: at 4 MB they spilled (8 hash batches,
-    # ~36 MB of sort runs on disk at 1M accounts).
-    conn.execute("SET LOCAL work_mem = '128MB'")
-
-
 def merge_joined(conn: psycopg.Connection) -> None:
-    """hash_joined without hashes or sequential scans: for sets read in the same key order through
-    their indexes, which a merge join walks side by side with no table to build. Call inside a
-    transaction."""
-    hash_joined(conn)
+    """For the rest of the transaction: tuned_for_checks, and merge joins of index scans only.
+
+    The accrual check joins whole sets (the accounts in scope, a date's results and accrual rows).
+    The planner picks a nested loop over them when it expects few rows, which it always does for a
+    new execution (its id is in no statistics) and a new date, and on a book loaded but not yet
+    analyzed: 10 minutes instead of 1.2 s at 200,000 accounts, measured. The three are read in the
+    same key order through their indexes, which a merge join walks side by side with no table to
+    build. A subplan (the balance probe) stays an index lookup. Call inside a transaction.
+    """
+    tuned_for_checks(conn)
+    conn.execute("SET LOCAL enable_nestloop = off")
     conn.execute("SET LOCAL enable_hashjoin = off")
     conn.execute("SET LOCAL enable_seqscan = off")
 
@@ -648,7 +626,7 @@ def posting_checks(
             due = due_accounts_have_outcome(conn, execution_id)
             gross = gross_is_net_plus_tax(conn, dates)
             capitalized = None if taken else capitalized_accruals_match(conn, dates)
-            # last on its connection: the table's reading settings last to the transaction's end
+            # last on its connection, which balances the halves (see above)
             if meanwhile is not None:
                 meanwhile(conn)
         if taken is not None:

@@ -3,6 +3,7 @@
 Every amount comes back as a NUMERIC Decimal; the callers keep it exact (pandas object columns).
 """
 
+from contextlib import AbstractContextManager
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -11,6 +12,7 @@ import psycopg
 
 from interest_pipeline.batch.executions import account_results_of
 from interest_pipeline.db.capitalization import posting_rows
+from interest_pipeline.db.local_settings import local_settings
 from interest_pipeline.domain.enums import JobType
 from interest_pipeline.posting.sql import key_is
 
@@ -192,28 +194,25 @@ POSTING_RUN_COLUMNS = (
 )
 
 
-def by_execution(conn: psycopg.Connection) -> None:
-    """For the rest of the transaction: an execution's results read through the primary key's
-    execution prefix, grouped in memory, no JIT.
+def by_execution(conn: psycopg.Connection) -> AbstractContextManager[None]:
+    """For the statements of the block: an execution's results read through the primary key's
+    execution prefix, grouped in memory, no JIT (db.local_settings: the caller's later statements
+    plan as before).
 
     A run's results were written together and lie together in the heap, which the planner cannot
     know: at 1M accounts it chose a parallel scan of the whole result log (27 M rows after a
     month) and a sort spilled to disk, 1.5-1.75 s, against 0.6 s through the index (docs/benchmarks.md).
     """
-    conn.execute("SET LOCAL enable_seqscan = off")
-    conn.execute("SET LOCAL jit = off")
-    conn.execute("SET LOCAL work_mem = '128MB'")
+    return local_settings(conn, enable_seqscan="off", jit="off", work_mem="128MB")
 
 
 def accrual_run(conn: psycopg.Connection, execution_id: str) -> list[tuple[Any, ...]]:
-    with conn.transaction():
-        by_execution(conn)
+    with conn.transaction(), by_execution(conn):
         return _strip(conn.execute(ACCRUAL_RUN_SQL, {"execution_id": execution_id}).fetchall(), 0)
 
 
 def posting_run(conn: psycopg.Connection, execution_id: str) -> list[tuple[Any, ...]]:
-    with conn.transaction():
-        by_execution(conn)
+    with conn.transaction(), by_execution(conn):
         return _strip(conn.execute(POSTING_RUN_SQL, {"execution_id": execution_id}).fetchall(), 0)
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from interest_pipeline.batch.chunks import MAX_ID, MIN_ID
 from interest_pipeline.checks import sql as checks
+from interest_pipeline.db.local_settings import local_settings
 from interest_pipeline.reporting.sql import posting_run
 from interest_pipeline.settings import libpq_url
 from interest_pipeline_tests.checks.books import (
@@ -527,10 +528,16 @@ class TestRunTables:
         # every result counted: the 24 accrued and the zero balance skipped
         assert [sum(row[i] for row in before) for i in (1, 2, 3, 4)] == [ACCOUNTS + 1, ACCOUNTS, 1, 0]
         with conn.transaction(force_rollback=True):
-            by_execution(conn)
-            [[plan]] = conn.execute(
-                "EXPLAIN (FORMAT JSON) " + ACCRUAL_RUN_SQL, {"execution_id": execution}
-            ).fetchall()
+            with by_execution(conn):
+                [[plan]] = conn.execute(
+                    "EXPLAIN (FORMAT JSON) " + ACCRUAL_RUN_SQL, {"execution_id": execution}
+                ).fetchall()
+            # read inside a caller's transaction, the table leaves its planner settings as they were
+            settings = "SELECT current_setting('enable_seqscan'), current_setting('jit'), current_setting('work_mem')"
+            before_settings = conn.execute(settings).fetchone()
+            accrual_run(conn, execution)
+            assert conn.execute(settings).fetchone() == before_settings
+            assert before_settings is not None and before_settings[0] == "on"
         scans = {
             (n["Node Type"], n.get("Relation Name"), n.get("Parent Relationship"))
             for n in plan_nodes(plan[0]["Plan"])
@@ -566,7 +573,7 @@ class TestDueOutcomesPlan:
         params = {"execution_id": book.posting_execution}
         with conn.transaction(force_rollback=True):
             checks.tuned_for_checks(conn)
-            with checks.without_nested_loops(conn):
+            with local_settings(conn, enable_nestloop="off"):
                 [[plan]] = conn.execute("EXPLAIN (FORMAT JSON) " + checks.DUE_FIGURES_SQL, params).fetchall()
             assert _probes_per_row(plan[0]["Plan"], "interest_batch_account_result") == []
             # the capitalized check runs after it on a single connection, and is a loop by design
