@@ -298,11 +298,17 @@ def _reads_per_account_set(plan: dict) -> bool:
 
 
 def _joins_over_per_account_sets(plan: dict) -> list[str]:
-    """The join methods of the plan's joins with a per-account set on one side (the execution's
-    own one-row CTE joins every way alike; subplans, such as the balance probe, are no joins)."""
+    """The join methods of the plan's joins with a per-account set on one side (subplans, such as
+    the balance probe, are no joins). A nested loop counts only when its inner side, the one it
+    rescans per outer row, reads such a set: one whose inner side is the execution's one-row CTE
+    reads every set once (the embedded server's planner joins that CTE so, the CI server's not)."""
     found: list[str] = []
     children = [c for c in plan.get("Plans", []) if c.get("Parent Relationship") != "SubPlan"]
-    if plan["Node Type"] in ("Nested Loop", "Hash Join", "Merge Join") and any(
+    if plan["Node Type"] == "Nested Loop":
+        rescanned = [c for c in children if c.get("Parent Relationship") == "Inner"]
+        if any(_reads_per_account_set(c) for c in rescanned):
+            found.append(plan["Node Type"])
+    elif plan["Node Type"] in ("Hash Join", "Merge Join") and any(
         _reads_per_account_set(c) for c in children
     ):
         found.append(plan["Node Type"])
