@@ -113,3 +113,30 @@ def test_the_command_prints_the_prediction_and_writes_nothing(conn: psycopg.Conn
     out = CliRunner().invoke(main, ["post", "--date", "2025-01-31", "--dry-run", "--batch-size", "0"])
     assert out.exit_code == 1 and "batch_size must be between 1" in out.output
     assert snapshot(conn) == before
+
+
+def test_the_dry_run_plans_and_posts_with_the_jobs_settings(
+    conn: psycopg.Connection, book: Book, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan and the chunks run as the job runs them (no JIT, a chunk's work_mem): with the
+    server's defaults every statement was JIT compiled anew. The session keeps its own settings."""
+    from interest_pipeline.posting import sql
+
+    conn.execute("SET jit = on")
+    conn.execute("SET work_mem = '4MB'")
+    conn.commit()
+    seen: list[tuple[str, str]] = []
+    plan_chunks = sql.plan_chunks
+
+    def recording(c: psycopg.Connection, *args: object) -> object:
+        seen.append(c.execute("SELECT current_setting('jit'), current_setting('work_mem')").fetchone())  # type: ignore[arg-type]
+        return plan_chunks(c, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sql, "plan_chunks", recording)
+    prediction = dry_run_posting(conn, JAN_31, PostgresLedgerResource())
+    assert len(prediction.postings) == 9 - 1
+    assert seen == [("off", "64MB")]
+    assert conn.execute("SELECT current_setting('jit'), current_setting('work_mem')").fetchone() == (
+        "on",
+        "4MB",
+    )
