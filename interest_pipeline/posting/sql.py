@@ -682,7 +682,7 @@ def waiting_postings(
     with conn.transaction(force_rollback=True):
         # Planned as a chunk's statements are (no JIT): with the server's default, JIT compiling
         # the owed and completeness statements took 5.3-5.6 s of this report at 1M accounts,
-        # against 1.3 s without (docs/benchmarks.md, 2026-12-06, 22:25 UTC).
+        # 1.5-1.8 s without (docs/benchmarks.md, posting, 2026-12-06, 21:50-22:20 UTC).
         tune_chunk_transaction(conn)
         owed_dates = create_work_tables(conn, pass_parameters(scope, next_run_date, None, MIN_ID, MAX_ID))
         for due_date in owed_dates:
