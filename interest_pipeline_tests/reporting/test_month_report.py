@@ -7,6 +7,7 @@ from pathlib import Path
 
 import psycopg
 import pyarrow.parquet as pq
+import pytest
 from click.testing import CliRunner
 
 from interest_pipeline.cli import main
@@ -167,3 +168,30 @@ def test_bad_arguments_are_refused_before_anything_is_written(
     out = runner.invoke(main, ["report", "--month", "2025-01", "--plot", str(tmp_path / "x.jpg")])
     assert out.exit_code == 2 and "must end in .png" in out.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_month_is_read_without_jit_and_the_session_keeps_its_settings(
+    generated_month: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both callers (the month job and `report --month`) get the same reads: JIT off while the
+    month's aggregates run (the CLI ran them at the server's default), the session's own after."""
+    from interest_pipeline.reporting import sql as report_sql
+
+    conn = generated_month
+    conn.execute("SET jit = on")
+    seen: list[str] = []
+    figures, outcomes = report_sql.month_figures, report_sql.month_outcomes
+
+    def recording(read):  # type: ignore[no-untyped-def]
+        def wrapped(c: psycopg.Connection, *args: object) -> object:
+            seen.append(c.execute("SELECT current_setting('jit')").fetchone()[0])  # type: ignore[index]
+            return read(c, *args)
+
+        return wrapped
+
+    monkeypatch.setattr(report_sql, "month_figures", recording(figures))
+    monkeypatch.setattr(report_sql, "month_outcomes", recording(outcomes))
+    frame = month_report(conn, MONTH_START, MONTH_END)
+    assert {(r["product"], r["currency"]) for r in frame.to_dict("records")} == set(expected(conn))
+    assert seen == ["off", "off"]
+    assert conn.execute("SELECT current_setting('jit')").fetchone() == ("on",)
