@@ -98,51 +98,34 @@ def main() -> None:
 
             return read
 
+        # (label, read on the first connection and, where the close uses one, the second), in
+        # the order the table prints them
+        reads: list[tuple[str, Callable[[psycopg.Connection, psycopg.Connection], Any]]] = [
+            ("accrual check, one connection", lambda c, _: checks.accrual_checks(c, accrual)),
+            ("accrual run table", lambda c, _: accrual_table(c)),
+            (
+                "accrual check and table on two connections (close_accrual)",
+                lambda c, o: checks.accrual_checks(c, accrual, o, meanwhile=accrual_table),
+            ),
+            ("journal checks (both)", in_checks_transaction(lambda c: checks.journal_checks(c, dates))),
+            (
+                "due accounts have an outcome",
+                in_checks_transaction(lambda c: checks.due_accounts_have_outcome(c, posting)),
+            ),
+            ("gross = net + tax", in_checks_transaction(lambda c: checks.gross_is_net_plus_tax(c, dates))),
+            (
+                "capitalized accruals match",
+                in_checks_transaction(lambda c: checks.capitalized_accruals_match(c, dates)),
+            ),
+            ("posting run table", lambda c, _: posting_table(c)),
+            (
+                "posting checks and table on two connections (close_posting)",
+                lambda c, o: checks.posting_checks(c, posting, o, meanwhile=posting_table),
+            ),
+        ]
         print(f"\n| read ({args.repeat} times) | median | range |\n| --- | ---: | ---: |")
-        timed(
-            conninfo,
-            "accrual check, one connection",
-            lambda c, _: checks.accrual_checks(c, accrual),
-            args.repeat,
-        )
-        timed(conninfo, "accrual run table", lambda c, _: tables.accrual_run(c, accrual), args.repeat)
-        timed(
-            conninfo,
-            "accrual check and table on two connections (close_accrual)",
-            lambda c, o: checks.accrual_checks(c, accrual, o, meanwhile=accrual_table),
-            args.repeat,
-        )
-        timed(
-            conninfo,
-            "journal checks (both)",
-            in_checks_transaction(lambda c: checks.journal_checks(c, dates)),
-            args.repeat,
-        )
-        timed(
-            conninfo,
-            "due accounts have an outcome",
-            in_checks_transaction(lambda c: checks.due_accounts_have_outcome(c, posting)),
-            args.repeat,
-        )
-        timed(
-            conninfo,
-            "gross = net + tax",
-            in_checks_transaction(lambda c: checks.gross_is_net_plus_tax(c, dates)),
-            args.repeat,
-        )
-        timed(
-            conninfo,
-            "capitalized accruals match",
-            in_checks_transaction(lambda c: checks.capitalized_accruals_match(c, dates)),
-            args.repeat,
-        )
-        timed(conninfo, "posting run table", lambda c, _: tables.posting_run(c, posting), args.repeat)
-        timed(
-            conninfo,
-            "posting checks and table on two connections (close_posting)",
-            lambda c, o: checks.posting_checks(c, posting, o, meanwhile=posting_table),
-            args.repeat,
-        )
+        for what, read in reads:
+            timed(conninfo, what, read, args.repeat)
 
 
 if __name__ == "__main__":
