@@ -6,6 +6,7 @@ account results (a share `--failed-share` of them FAILED) and a year of executio
 ApiService.execute, without HTTP), the median of `--calls` calls of:
 
 - a page of 100 FAILED results of the big execution with its totalCount,
+- a page of 100 of its results (any status) with its totalCount, at offset 0, half-way and last,
 - the summary (the reference's getInterestBatchSummary) over the year of executions,
 - the floor measured in the same run: `{ __typename }` through the same path (GraphQL and
   request overhead, no SQL).
@@ -34,6 +35,17 @@ PAGE = (
     " limit: 100, offset: 0}) { data { accountId accountNumber interestCalculated status errorMessage"
     " processingTimeMs } totalCount } }"
 )
+
+
+def results_page(offset: int) -> str:
+    """A page of 100 of the big execution's results, any status, at `offset`, with its totalCount."""
+    return (
+        '{ getInterestBatchAccountResults(input: {batchExecutionId: "' + BIG + '", limit: 100,'
+        f" offset: {offset}}}) {{ data {{ accountId accountNumber interestCalculated status }}"
+        " totalCount } }"
+    )
+
+
 SUMMARY = """{ getInterestBatchSummary { totalAccountsProcessedToday totalInterestPostedToday
   failedAccountsToday avgProcessingTimeMs currentRunningJobs
   lastCompletedRun { id jobType completedAt status } } }"""
@@ -141,6 +153,12 @@ def main() -> None:
                 f"page of 100 FAILED results + totalCount ({total:,} FAILED of {args.results:,})": median_ms(
                     run(PAGE), args.calls
                 ),
+                **{
+                    f"page of 100 results at offset {offset:,} + totalCount": median_ms(
+                        run(results_page(offset)), args.calls
+                    )
+                    for offset in (0, args.results // 2, args.results - 100)
+                },
                 f"summary over {2 * args.days:,} executions": median_ms(run(SUMMARY), args.calls),
                 "floor: { __typename }": median_ms(run(FLOOR), args.calls),
             }

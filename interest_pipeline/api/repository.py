@@ -190,6 +190,9 @@ def list_results(
     """A page of one execution's results in account order, with the account number, and the count.
 
     A status other than SUCCESS reads ix_interest_batch_account_result_execution_not_success only.
+    The page's keys are found first, off the result log's key alone, and only its `limit` rows are
+    read whole and joined to their accounts: a page at offset N otherwise read N result rows and
+    probed `accounts` for each of them before skipping them (docs/benchmarks.md, operations API).
     """
     conditions = [RESULT.c.execution_id == execution_id]
     if status is not None:
@@ -200,14 +203,24 @@ def list_results(
     if account_id is not None:
         conditions.append(RESULT.c.account_id == account_id)
     where = and_(*conditions)
-    columns = [RESULT.c[f.name] for f in fields(ResultRow) if f.name != "account_number"]
-    page = conn.execute(
-        select(*columns, ACCOUNT.c.account_number)
-        .select_from(RESULT.outerjoin(ACCOUNT, ACCOUNT.c.id == RESULT.c.account_id))
+    key = [RESULT.c.execution_id, RESULT.c.account_id, RESULT.c.business_date]
+    keys = (
+        select(*key)
         .where(where)
         .order_by(RESULT.c.account_id, RESULT.c.business_date)
         .limit(limit)
         .offset(offset)
+        .subquery("page_keys")
+    )
+    columns = [RESULT.c[f.name] for f in fields(ResultRow) if f.name != "account_number"]
+    page = conn.execute(
+        select(*columns, ACCOUNT.c.account_number)
+        .select_from(
+            keys.join(RESULT, and_(*(keys.c[c.name] == c for c in key))).outerjoin(
+                ACCOUNT, ACCOUNT.c.id == RESULT.c.account_id
+            )
+        )
+        .order_by(keys.c.account_id, keys.c.business_date)
     ).mappings()
     rows = [typed(ResultRow, r) for r in page]
     total = conn.execute(select(func.count()).select_from(RESULT).where(where)).scalar_one()

@@ -280,6 +280,58 @@ class TestAccountResults:
             "totalCount": 1,
         }
 
+    def test_pages_at_any_offset_are_the_executions_results_in_account_then_date_order(
+        self, history: Stack
+    ) -> None:
+        # A posting execution that made late postings: accounts 11 and 13 have a result of the
+        # owed date 2025-02-28 and of the run's own date, so the key's date orders within an account.
+        with history.connect() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO interest_batch_account_result (execution_id, account_id, job_type, business_date,"
+                " status, amount, currency, reason) VALUES ('today-posting', %s, 'interest_posting', %s, %s,"
+                " %s, 'USD', %s)",
+                [
+                    (14, "2025-03-02", "SKIPPED", None, "NOTHING_TO_POST"),
+                    (13, "2025-03-02", "SUCCESS", "2.00", None),
+                    (13, "2025-02-28", "SUCCESS", "1.00", None),
+                    (12, "2025-03-02", "FAILED", None, "INCOMPLETE_ACCRUALS: missing 2025-03-01"),
+                    (11, "2025-03-02", "SUCCESS", "4.00", None),
+                    (11, "2025-02-28", "FAILED", None, "INCOMPLETE_ACCRUALS: missing 2025-02-27"),
+                ],
+            )
+        query = """query($input: AccountResultsInput!) { getInterestBatchAccountResults(input: $input) {
+                     data { accountId accountNumber businessDate status interestCalculated } totalCount } }"""
+
+        def page(limit: int, offset: int, **filters: str) -> dict[str, Any]:
+            given = {"batchExecutionId": "today-posting", "limit": limit, "offset": offset, **filters}
+            found: dict[str, Any] = history.execute(history.tokens["user"], query, {"input": given})
+            return found["getInterestBatchAccountResults"]
+
+        every = [
+            ("11", "ACC-00000011", "2025-02-28", "FAILED", None),
+            ("11", "ACC-00000011", "2025-03-02", "SUCCESS", "4.0000000000"),
+            ("12", "ACC-00000012", "2025-03-02", "FAILED", None),
+            ("13", "ACC-00000013", "2025-02-28", "SUCCESS", "1.0000000000"),
+            ("13", "ACC-00000013", "2025-03-02", "SUCCESS", "2.0000000000"),
+            ("14", "ACC-00000014", "2025-03-02", "SKIPPED", None),
+        ]
+
+        def rows(found: dict[str, Any]) -> list[tuple[Any, ...]]:
+            names = ("accountId", "accountNumber", "businessDate", "status", "interestCalculated")
+            return [tuple(r[n] for n in names) for r in found["data"]]
+
+        pages = [page(2, offset) for offset in (0, 2, 4)]
+        assert [rows(p) for p in pages] == [every[0:2], every[2:4], every[4:6]]
+        assert {p["totalCount"] for p in pages} == {6}
+        assert rows(page(4, 3)) == every[3:6]
+        assert page(2, 6) == {"data": [], "totalCount": 6}
+        failed = page(1, 1, status="FAILED")
+        assert (rows(failed), failed["totalCount"]) == ([every[2]], 2)
+        succeeded = page(2, 1, status="SUCCESS")
+        assert (rows(succeeded), succeeded["totalCount"]) == ([every[3], every[4]], 3)
+        one_account = page(5, 1, accountId="13")
+        assert (rows(one_account), one_account["totalCount"]) == ([every[4]], 2)
+
 
 class TestSummary:
     def test_reference_example_sums_today_per_currency_exactly(self, history: Stack) -> None:
