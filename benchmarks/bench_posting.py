@@ -8,12 +8,13 @@ posting's completeness check reads), and every date before the month end posted 
 job's (the maturities and closures of January get their final postings on their day). With
 `--book direct` the month of ACCRUED rows is instead written by ONE `INSERT ... SELECT` (a fixed
 2 % a year of each account's first snapshot) plus one finished accrual execution per date, and
-nothing is posted before the month end (so the job makes January's finals late). The database is
-then cloned (CREATE DATABASE ... TEMPLATE):
+nothing is posted before the month end (so the job makes January's finals late). That book is
+then cloned twice (CREATE DATABASE ... TEMPLATE), each clone made, settled and checkpointed just
+before its own run, so that both start from the same state:
 
-- on the original, 2025-01-31 is posted by the real `interest_posting` job, launched with
+- on the first, 2025-01-31 is posted by the real `interest_posting` job, launched with
   `dg.execute_job` on a PostgreSQL-backed Dagster instance (its default forkserver executor);
-- on the clone, the bare-SQL floor: one statement inserting the same postings, their ledger
+- on the second, the bare-SQL floor: one statement inserting the same postings, their ledger
   lines and capitalizing their accruals, without the job (no completeness check, no account
   results, no execution rows, no Dagster).
 
@@ -34,12 +35,15 @@ import argparse
 import os
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 import psycopg
 from bench_support import (
     POSTING_JOB_TYPE,
     accrue_date,
+    checkpoint,
     database,
     point_at,
     post_date,
@@ -138,6 +142,47 @@ def run_job(url: URL, dagster_url: URL) -> tuple[float, tuple[object, ...]]:
     return seconds, fingerprint
 
 
+@contextmanager
+def clone_of_book(
+    server: URL, book: str, name: str, batch_size: int | None
+) -> Iterator[tuple[URL, int, int]]:
+    """A clone of `book` made just before its run, migrated and settled: its URL, accrual rows, accounts."""
+    with database(server, name, template=book) as url:
+        rows = reuse(url)
+        with psycopg.connect(libpq_url(url)) as conn:
+            [[accounts]] = conn.execute("SELECT count(*) FROM accounts").fetchall()
+            if batch_size is not None:
+                # as an operator would tune it: the config row, read by the job and the floor alike
+                conn.execute(
+                    "UPDATE interest_batch_config SET batch_size = %s"
+                    " WHERE job_type = %s AND name = 'default'",
+                    (batch_size, POSTING_JOB_TYPE),
+                )
+        checkpoint(url)
+        yield url, rows, accounts
+
+
+def time_both(
+    server: URL, book: str, tag: str, batch_size: int | None
+) -> tuple[tuple[object, ...], float, tuple[object, ...], float, int, int]:
+    """The job, then the floor, each on its own clone of `book` made just before it runs.
+
+    Both clones were made first once, and the job ran right after the floor's clone: on a 13 GB
+    book that clone pushed the job's pages out of the OS cache (two clones and the book exceed the
+    machine's memory) and left forced checkpoints running into the job, while the floor ran on the
+    freshest copy. Cloned in turn, each run starts from the same state: just copied, settled, and
+    checkpointed.
+    """
+    with (
+        database(server, f"bench_posting_dagster_{tag}") as dagster_url,
+        clone_of_book(server, book, f"bench_posting_{tag}", batch_size) as (url, rows, n),
+    ):
+        job_seconds, job_result = run_job(url, dagster_url)
+    with clone_of_book(server, book, f"bench_posting_floor_{tag}", batch_size) as (floor, _, _):
+        floor_seconds, floor_result = run_posting_floor(floor, POSTING_DATE)
+    return job_result, job_seconds, floor_result, floor_seconds, rows, n
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -163,24 +208,17 @@ def main() -> None:
         rows = prepare(with_database(server, args.keep_book), args.accounts, args.book)
         print(f"kept the book in database {args.keep_book} ({rows:,} accrual rows)")
         return
-    with database(server, f"bench_posting_{tag}", template=args.from_book) as url:
-        rows = reuse(url) if args.from_book else prepare(url, args.accounts, args.book)
-        with psycopg.connect(libpq_url(url)) as conn:
-            [[accounts]] = conn.execute("SELECT count(*) FROM accounts").fetchall()
-            if args.batch_size is not None:
-                # as an operator would tune it: the config row, read by the job and the floor alike
-                conn.execute(
-                    "UPDATE interest_batch_config SET batch_size = %s"
-                    " WHERE job_type = %s AND name = 'default'",
-                    (args.batch_size, POSTING_JOB_TYPE),
-                )
-        assert url.database is not None
-        with (
-            database(server, f"bench_posting_floor_{tag}", template=url.database) as floor_url,
-            database(server, f"bench_posting_dagster_{tag}") as dagster_url,
-        ):
-            job_seconds, job_result = run_job(url, dagster_url)
-            floor_seconds, floor_result = run_posting_floor(floor_url, POSTING_DATE)
+    if args.from_book:
+        job_result, job_seconds, floor_result, floor_seconds, rows, accounts = time_both(
+            server, args.from_book, tag, args.batch_size
+        )
+    else:
+        with database(server, f"bench_posting_book_{tag}") as book:
+            prepare(book, args.accounts, args.book)
+            assert book.database is not None
+            job_result, job_seconds, floor_result, floor_seconds, rows, accounts = time_both(
+                server, book.database, tag, args.batch_size
+            )
     if job_result != floor_result:
         raise SystemExit(f"job and floor disagree:\n  job   {job_result}\n  floor {floor_result}")
     postings = job_result[0]
