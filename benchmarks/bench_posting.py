@@ -168,10 +168,10 @@ def time_both(
     """The job, then the floor, each on its own clone of `book` made just before it runs.
 
     Both clones were made first once, and the job ran right after the floor's clone: on a 13 GB
-    book that clone pushed the job's pages out of the OS cache (two clones and the book exceed the
-    machine's memory) and left forced checkpoints running into the job, while the floor ran on the
-    freshest copy. Cloned in turn, each run starts from the same state: just copied, settled, and
-    checkpointed.
+    book that clone left forced checkpoints running into the job (seen in the server's log), and
+    the book and two clones (39 GB) exceed the machine's memory, so the floor ran on the copy
+    written last, likelier to be cached. Cloned in turn, each run starts from the same state: just
+    copied, settled, and checkpointed.
     """
     with (
         database(server, f"bench_posting_dagster_{tag}") as dagster_url,
